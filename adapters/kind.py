@@ -1,0 +1,86 @@
+"""What every generic kind shares: batch fetch arranged by key, in-memory grouping."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.base import GroupBy, Health, ListQuery, Page, Range, Record
+from adapters.loader import LoadedSpec
+from adapters.mapping import JURISDICTION, EntityMap
+from common.errors import FilterNotAllowedError, OperationNotSupportedError
+
+
+class BaseAdapter:
+    kind = "base"
+
+    def __init__(self, loaded: LoadedSpec) -> None:
+        self.loaded = loaded
+        self.name = loaded.spec.department
+        self.department = loaded.spec.title
+        self.maps: dict[str, EntityMap] = loaded.maps
+        self.entities = {k: v.spec for k, v in self.maps.items()}
+
+    def _map(self, entity: str) -> EntityMap:
+        try:
+            return self.maps[entity]
+        except KeyError:
+            raise OperationNotSupportedError(f"department {self.name} does not supply {entity}",
+                                             department=self.name, entity=entity) from None
+
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+        """All records whose canonical ``field`` is one of ``values`` (kind-specific)."""
+        raise NotImplementedError
+
+    async def load_many(self, entity: str, keys: Sequence[str], by: str | None = None) -> list[Any]:
+        m = self._map(entity)
+        field = by or m.key
+        if field != m.key and field not in m.filter_params:
+            raise FilterNotAllowedError(f"{entity} cannot be looked up by {field!r}", entity=entity, filter=field)
+        uniq = list(dict.fromkeys(k for k in keys if k is not None))
+        records = await self.fetch_by(entity, field, uniq) if uniq else []
+        if field == m.key:
+            index: dict[Any, Record] = {}
+            for r in records:
+                index.setdefault(r.get(field), r)
+            return [index.get(k) for k in keys]
+        groups: dict[Any, list[Record]] = {}
+        for r in records:
+            groups.setdefault(r.get(field), []).append(r)
+        return [groups.get(k, []) for k in keys]
+
+    async def list(self, entity: str, query: ListQuery) -> Page:
+        raise NotImplementedError
+
+    async def aggregate(self, entity: str, query: ListQuery,
+                        group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+        page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
+        return group_in_memory(page.records, group_by)
+
+    async def health(self) -> Health:
+        return Health("up")
+
+    async def close(self) -> None:
+        return None
+
+    def _check_ranges(self, m: EntityMap, query: ListQuery) -> None:
+        for f, cond in query.filters.items():
+            if isinstance(cond, Range) and not m.rules[f].conv.order_preserving:
+                raise FilterNotAllowedError(f"{m.entity}.{f} supports equality filters only",
+                                            entity=m.entity, filter=f)
+
+
+def group_key(rec: Record, g: GroupBy) -> Any:
+    v = rec.get(JURISDICTION if g.field == "__jurisdiction" else g.field)
+    if g.op == "prefix":
+        return v[: g.arg] if isinstance(v, str) and len(v) >= g.arg else None
+    if g.op == "year":
+        return getattr(v, "year", None)
+    return v
+
+
+def group_in_memory(records: Sequence[Record], group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+    counts: dict[tuple[Any, ...], int] = {}
+    for r in records:
+        k = tuple(group_key(r, g) for g in group_by)
+        counts[k] = counts.get(k, 0) + 1
+    return list(counts.items())

@@ -1,0 +1,163 @@
+"""The declarative adapter spec: pydantic models with unknown keys forbidden.
+
+A department folder holds ``spec.yaml``. Its shape (see docs/adapter-spec.md):
+
+    department: civil_affairs          # must equal the folder name
+    title: Civil affairs bureau
+    kind: sql | http | ledger | class
+    connection: {...}                  # per kind; ${ENV} and ${ENV:-default} allowed
+    entities:
+      Welfare:                         # a schema type this department supplies
+        key: idNumber                  # canonical key field (unique)
+        jurisdiction: {source: jd_code, transform: [{prefix: "310107005"}]}
+        fields: {idNumber: {source: sfzh, transform: [id_number]}, livingAlone: dj}
+        filters: [livingAlone]         # http: {livingAlone: query_param}
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Transform = str | dict[str, Any]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FieldMap(Strict):
+    source: str
+    transform: list[Transform] = Field(default_factory=list)
+
+
+def _fieldmaps(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: ({"source": s} if isinstance(s, str) else s) for k, s in v.items()}
+    return v
+
+
+class Paging(Strict):
+    style: Literal["page", "offset", "cursor"]
+    page_param: str = "page"
+    size_param: str = "size"
+    offset_param: str = "offset"
+    cursor_param: str = "cursor"
+    first_page: int = 1
+    total: str | None = None  # dotted path of the total count (page/offset)
+    next: str | None = None  # dotted path of the next cursor (cursor)
+    max_size: int = Field(100, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _style_needs(self) -> Paging:
+        if self.style == "cursor" and not self.next:
+            raise ValueError("cursor paging needs `next`: the dotted path of the next-page cursor")
+        return self
+
+
+class HttpGet(Strict):
+    path: str  # contains {key}
+    item: str = ""  # dotted path of the item in the body ("" = the body)
+
+    @field_validator("path")
+    @classmethod
+    def _has_key(cls, v: str) -> str:
+        if "{key}" not in v:
+            raise ValueError("get.path must contain {key}")
+        return v
+
+
+class HttpBatch(Strict):
+    method: Literal["GET", "POST"]
+    path: str
+    param: str  # GET: query parameter taking k1,k2,...; POST: JSON body field taking a list
+    items: str = ""
+    max_keys: int = Field(100, ge=1, le=10_000)
+
+
+class HttpList(Strict):
+    path: str
+    items: str = ""
+    scope_param: str
+    paging: Paging
+
+
+class EntitySpec(Strict):
+    key: str
+    jurisdiction: FieldMap
+    fields: dict[str, FieldMap]
+    filters: list[str] | dict[str, str] = Field(default_factory=list)
+    # sql
+    table: str | None = None
+    select: str | None = None
+    # http
+    get: HttpGet | None = None
+    batch: HttpBatch | None = None
+    list_: HttpList | None = Field(None, alias="list")
+    # ledger
+    file: str | None = None
+    sheet: str | None = None
+    encoding: str = "utf-8-sig"
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _coerce_fields(cls, v: Any) -> Any:
+        return _fieldmaps(v)
+
+    @field_validator("jurisdiction", mode="before")
+    @classmethod
+    def _coerce_jur(cls, v: Any) -> Any:
+        return {"source": v} if isinstance(v, str) else v
+
+    def filter_params(self) -> dict[str, str]:
+        """filter field -> department parameter/column name."""
+        if isinstance(self.filters, dict):
+            return dict(self.filters)
+        return {f: self.fields[f].source if f in self.fields else f for f in self.filters}
+
+
+class SqlConnection(Strict):
+    url: str
+    pool_size: int = Field(5, ge=1, le=100)
+
+
+class HttpConnection(Strict):
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_concurrency: int = Field(8, ge=1, le=256)
+
+
+class LedgerConnection(Strict):
+    dir: str
+
+
+class Limits(Strict):
+    timeout_s: float = Field(5.0, gt=0, le=300)
+    max_concurrency: int = Field(16, ge=1, le=1000)
+
+
+class DepartmentSpec(Strict):
+    department: str
+    title: str
+    kind: Literal["sql", "http", "ledger", "class"]
+    description: str = ""
+    connection: dict[str, Any] = Field(default_factory=dict)
+    limits: Limits = Limits()
+    entities: dict[str, EntitySpec]
+    # escape hatch: "package.module:ClassName" implementing the Adapter protocol
+    class_: str | None = Field(None, alias="class")
+    # which generic kind a `class:` adapter reports (for /readyz); defaults to "class"
+    reports_kind: Literal["sql", "http", "ledger", "class"] | None = None
+
+    @model_validator(mode="after")
+    def _class_needs_path(self) -> DepartmentSpec:
+        if self.kind == "class" and not self.class_:
+            raise ValueError("kind: class needs `class: package.module:ClassName`")
+        return self
+
+
+CONNECTIONS: dict[str, type[Strict]] = {
+    "sql": SqlConnection,
+    "http": HttpConnection,
+    "ledger": LedgerConnection,
+}

@@ -1,0 +1,169 @@
+"""The `sql` kind: any SQLAlchemy async URL (SQLite now; PostgreSQL and MariaDB alike).
+
+Each entity reads from a table or a declared SELECT; keys, scope and filters are pushed
+into the WHERE clause after inverting the spec's transforms, and counts can be grouped
+in the database.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, column, false, func, literal_column, or_, select, table, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.base import Eq, GroupBy, Health, ListQuery, Page, Range, Record
+from adapters.kind import BaseAdapter, group_in_memory
+from adapters.loader import LoadedSpec
+from adapters.mapping import EntityMap
+from adapters.spec import SqlConnection
+from common.errors import AdapterUnavailableError
+
+CHUNK = 900  # bound parameters per IN list: below every dialect's limit
+
+
+class SqlAdapter(BaseAdapter):
+    kind = "sql"
+
+    def __init__(self, loaded: LoadedSpec) -> None:
+        super().__init__(loaded)
+        conn = loaded.connection
+        assert isinstance(conn, SqlConnection)
+        kw: dict[str, Any] = {}
+        if not conn.url.startswith("sqlite"):
+            kw["pool_size"] = conn.pool_size
+        self.engine: AsyncEngine = create_async_engine(conn.url, **kw)
+        self._sources = {name: self._source(m) for name, m in self.maps.items()}
+
+    def _source(self, m: EntityMap) -> Any:
+        cols = [column(c) for c in m.sources]
+        if m.spec.select:
+            return text(m.spec.select).columns(*cols).subquery("src")
+        return table(m.spec.table or "", *cols)
+
+    def _col(self, entity: str, source: str) -> ColumnElement[Any]:
+        return self._sources[entity].c[source]
+
+    def _select(self, entity: str) -> Select[Any]:
+        src = self._sources[entity]
+        return select(*[src.c[c] for c in self.maps[entity].sources])
+
+    async def _rows(self, stmt: Any) -> list[dict[str, Any]]:
+        try:
+            async with self.engine.connect() as conn:
+                res = await conn.execute(stmt)
+                return [dict(r) for r in res.mappings().all()]
+        except (SQLAlchemyError, OSError) as e:
+            raise AdapterUnavailableError(f"department {self.name} database error", department=self.name,
+                                          cause=type(e).__name__) from None
+
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+        m = self.maps[entity]
+        col = self._col(entity, m.rules[field].source)
+        raws = m.raw_values(field, tuple(values))
+        out: list[Record] = []
+        for i in range(0, len(raws), CHUNK):
+            rows = await self._rows(self._select(entity).where(col.in_(raws[i:i + CHUNK])))
+            out.extend(m.convert(r) for r in rows)
+        return out
+
+    def _where(self, entity: str, q: ListQuery) -> list[ColumnElement[Any]]:
+        m = self.maps[entity]
+        conds: list[ColumnElement[Any]] = []
+        sf = m.scope(q.scope)
+        jcol = self._col(entity, m.spec.jurisdiction.source)
+        if sf.mode == "none":
+            conds.append(false())
+        elif sf.mode == "prefix":
+            conds.append(jcol.startswith(sf.value, autoescape=True))
+        elif sf.mode == "in":
+            conds.append(jcol.in_(list(sf.values)))
+        for f, cond in q.filters.items():
+            col = self._col(entity, m.rules[f].source)
+            if isinstance(cond, Eq):
+                conds.append(col.in_(m.raw_values(f, cond.values)))
+            elif isinstance(cond, Range):
+                if cond.lo is not None:
+                    conds.append(col >= m.raw_values(f, (cond.lo,))[0])
+                if cond.hi is not None:
+                    conds.append(col <= m.raw_values(f, (cond.hi,))[0])
+        if q.keys_in is not None:
+            kcol = self._col(entity, m.rules[m.key].source)
+            raws = m.raw_values(m.key, q.keys_in)
+            conds.append(or_(false(), *[kcol.in_(raws[i:i + CHUNK]) for i in range(0, len(raws), CHUNK)])
+                         if raws else false())
+        return conds
+
+    async def list(self, entity: str, query: ListQuery) -> Page:
+        m = self.maps[entity]
+        m.check_filters(query)
+        self._check_ranges(m, query)
+        conds = self._where(entity, query)
+        kcol = self._col(entity, m.rules[m.key].source)
+        stmt = self._select(entity).where(and_(*conds)).order_by(kcol).offset(query.offset)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        records = [m.convert(r) for r in await self._rows(stmt)]
+        total = None
+        if query.count:
+            src = self._sources[entity]
+            rows = await self._rows(select(func.count().label("n")).select_from(src).where(and_(*conds)))
+            total = int(rows[0]["n"])
+        return Page(records, total)
+
+    async def aggregate(self, entity: str, query: ListQuery,
+                        group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+        m = self.maps[entity]
+        m.check_filters(query)
+        exprs = []
+        convs = []
+        for g in group_by:
+            if g.op == "prefix":
+                tr = m.spec.jurisdiction.transform if g.field == "__jurisdiction" else m.spec.fields[g.field].transform
+                src = m.spec.jurisdiction.source if g.field == "__jurisdiction" else m.rules[g.field].source
+                p = next((str(t["prefix"]) for t in tr if isinstance(t, dict) and "prefix" in t), "")
+                if any(isinstance(t, dict) and "map" in t for t in tr) or g.arg <= len(p):
+                    return await self._aggregate_rows(entity, query, group_by)
+                exprs.append(func.substr(self._col(entity, src), 1, g.arg - len(p)))
+                conv = (m.jurisdiction if g.field == "__jurisdiction" else m.rules[g.field].conv)
+                convs.append(conv.apply)
+            elif g.op == "year":
+                rule = m.rules[g.field]
+                fmts = [t["date"] for t in rule_transforms(m, g.field) if isinstance(t, dict) and "date" in t]
+                flat = [f for x in fmts for f in ([x] if isinstance(x, str) else x)]
+                if len(flat) != 1 or not flat[0].startswith("%Y"):
+                    return await self._aggregate_rows(entity, query, group_by)
+                exprs.append(func.substr(self._col(entity, rule.source), 1, 4))
+                convs.append(lambda v: int(v) if v not in (None, "") and str(v).isdigit() else None)
+            else:
+                rule = m.rules[g.field]
+                exprs.append(self._col(entity, rule.source))
+                convs.append(rule.conv.apply)
+        labelled = [e.label(f"g{i}") for i, e in enumerate(exprs)]
+        stmt = (select(*labelled, func.count().label("n")).select_from(self._sources[entity])
+                .where(and_(*self._where(entity, query))).group_by(*[literal_column(f"g{i}") for i in range(len(exprs))]))
+        merged: dict[tuple[Any, ...], int] = {}
+        for r in await self._rows(stmt):
+            k = tuple(c(r[f"g{i}"]) for i, c in enumerate(convs))
+            merged[k] = merged.get(k, 0) + int(r["n"])
+        return list(merged.items())
+
+    async def _aggregate_rows(self, entity: str, query: ListQuery,
+                              group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+        page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
+        return group_in_memory(page.records, group_by)
+
+    async def health(self) -> Health:
+        try:
+            await self._rows(select(literal_column("1").label("one")))
+        except AdapterUnavailableError as e:
+            return Health("down", e.details.get("cause", "error"))
+        return Health("up")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def rule_transforms(m: EntityMap, field: str) -> list[Any]:
+    return list(m.spec.fields[field].transform)

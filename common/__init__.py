@@ -1,0 +1,1 @@
+"""Shared foundations every layer may import: the error hierarchy and jurisdiction codes."""

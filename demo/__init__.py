@@ -1,0 +1,5 @@
+"""Demo department systems: deterministic synthetic data for fifteen departments.
+
+`demo.generate.ensure_demo_data` writes the department stores; `demo.launch.DemoServices`
+runs the seven HTTP departments as child processes. See demo/DEPARTMENTS.md.
+"""

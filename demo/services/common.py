@@ -1,0 +1,222 @@
+"""Generic read-only JSON service over a department's private SQLite store.
+
+Each department module only declares a `Service` (paths, parameter names, response
+paths, pagination style); this module turns it into a starlette app.
+"""
+from __future__ import annotations
+
+import base64
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+MAX_PAGE = 500
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Resource:
+    path: str  # URL segment under the service prefix, e.g. "houses"
+    table: str
+    key: str  # key column (= JSON field)
+    place: str  # place-code column used by the jurisdiction prefix param
+    filters: Sequence[str] = ()  # equality filter params (= column = JSON field)
+    batch: bool = False
+
+
+@dataclass(frozen=True)
+class Service:
+    slug: str
+    prefix: str
+    resources: Sequence[Resource]
+    place_param: str
+    paging: Literal["page", "offset", "cursor"]
+    position_param: str  # page number / offset / cursor token
+    size_param: str
+    items_path: str
+    total_path: str | None  # page + offset styles
+    next_path: str | None  # cursor style
+    item_path: str  # single fetch
+    envelope: dict[str, Any] = field(default_factory=dict)
+    batch_method: Literal["GET", "POST"] = "POST"
+    batch_param: str = "ids"  # JSON body field (POST) or query param (GET)
+    batch_items_path: str = ""
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _nest(envelope: dict[str, Any], path: str, value: object, **more: object) -> dict[str, Any]:
+    out: dict[str, Any] = dict(envelope)
+    for p, v in ((path, value), *more.items()):
+        if not p:
+            continue
+        node = out
+        *parents, leaf = p.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = v
+    return out
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class _Store:
+    def __init__(self, db: Path) -> None:
+        if not db.exists():
+            raise FileNotFoundError(f"department store {db} missing; run demo data generation first")
+        self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+
+    def rows(self, sql: str, args: Sequence[object]) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, args)]
+
+
+def _where(svc: Service, res: Resource, request: Request) -> tuple[str, list[object]]:
+    allowed = {svc.place_param, svc.position_param, svc.size_param, *res.filters}
+    unknown = set(request.query_params) - allowed
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    clauses, args = [], []
+    place = request.query_params.get(svc.place_param, "").strip()
+    if place:
+        lo, hi = _prefix_bounds(place)
+        clauses.append(f"{res.place} >= ? AND {res.place} < ?")
+        args += [lo, hi]
+    for name in res.filters:
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        values = _split(raw)
+        if not values:
+            raise BadRequest(f"parameter {name} is empty")
+        clauses.append(f"{name} IN ({','.join('?' * len(values))})")
+        args += values
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _size(svc: Service, request: Request, default: int = 50) -> int:
+    raw = request.query_params.get(svc.size_param, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest(f"{svc.size_param} must be an integer 1..{MAX_PAGE}")
+    return int(raw)
+
+
+def _encode_cursor(rowid: int) -> str:
+    return base64.urlsafe_b64encode(f"r{rowid}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if raw[0] != "r":
+            raise ValueError
+        return int(raw[1:])
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"invalid {token!r} cursor") from exc
+
+
+def _list(svc: Service, res: Resource, store: _Store, request: Request) -> dict[str, Any]:
+    where, args = _where(svc, res, request)
+    size = _size(svc, request)
+    cols = f"rowid AS _rid, * FROM {res.table}"
+    pos = request.query_params.get(svc.position_param)
+    if svc.paging == "cursor":
+        after = _decode_cursor(pos) if pos else 0
+        cond = f"{where} AND rowid > ?" if where else " WHERE rowid > ?"
+        rows = store.rows(f"SELECT {cols}{cond} ORDER BY rowid LIMIT ?", [*args, after, size + 1])
+        nxt = _encode_cursor(rows[size - 1]["_rid"]) if len(rows) > size else None
+        items = [_strip(r) for r in rows[:size]]
+        return _nest(svc.envelope, svc.items_path, items, **{svc.next_path or "": nxt})
+    if svc.paging == "page":
+        if pos is not None and (not pos.isdigit() or int(pos) < 1):
+            raise BadRequest(f"{svc.position_param} must be an integer >= 1")
+        offset = (int(pos or 1) - 1) * size
+    else:
+        if pos is not None and not pos.isdigit():
+            raise BadRequest(f"{svc.position_param} must be an integer >= 0")
+        offset = int(pos or 0)
+    total = store.conn.execute(f"SELECT count(*) FROM {res.table}{where}", args).fetchone()[0]
+    rows = store.rows(f"SELECT {cols}{where} ORDER BY rowid LIMIT ? OFFSET ?", [*args, size, offset])
+    return _nest(svc.envelope, svc.items_path, [_strip(r) for r in rows], **{svc.total_path or "": total})
+
+
+def _strip(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("_rid", None)
+    return row
+
+
+async def _batch_keys(svc: Service, request: Request) -> list[str]:
+    if svc.batch_method == "GET":
+        keys = _split(request.query_params.get(svc.batch_param, ""))
+    else:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest("body must be JSON") from exc
+        keys = body.get(svc.batch_param) if isinstance(body, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise BadRequest(f'body must be {{"{svc.batch_param}": [string, ...]}}')
+    if len(keys) > MAX_BATCH:
+        raise BadRequest(f"at most {MAX_BATCH} keys per batch")
+    return keys
+
+
+def build_app(svc: Service, data_dir: Path) -> Starlette:
+    store = _Store(Path(data_dir) / f"{svc.slug}.db")
+    routes: list[Route] = []
+
+    async def health(_: Request) -> Response:
+        return _json({"status": "UP", "department": svc.slug})
+
+    routes.append(Route("/health", health))
+    for res in svc.resources:
+        base = f"{svc.prefix}/{res.path}"
+
+        async def listing(request: Request, res: Resource = res) -> Response:
+            return _json(_list(svc, res, store, request))
+
+        async def single(request: Request, res: Resource = res) -> Response:
+            key = request.path_params["key"]
+            rows = store.rows(f"SELECT * FROM {res.table} WHERE {res.key} = ? LIMIT 1", [key])
+            if not rows:
+                return _json({"error": f"{res.path} {key} not found", "status": 404}, 404)
+            return _json(_nest(svc.envelope, svc.item_path, rows[0]))
+
+        async def batch(request: Request, res: Resource = res) -> Response:
+            keys = await _batch_keys(svc, request)
+            found: list[dict[str, Any]] = []
+            for i in range(0, len(keys), 250):
+                chunk = keys[i:i + 250]
+                found += store.rows(f"SELECT * FROM {res.table} WHERE {res.key} IN ({','.join('?' * len(chunk))})",
+                                    chunk)
+            return _json(_nest(svc.envelope, svc.batch_items_path, found))
+
+        if res.batch:
+            routes.append(Route(f"{base}/batch", batch, methods=[svc.batch_method]))
+        routes.append(Route(base, listing))
+        routes.append(Route(f"{base}/{{key}}", single))
+
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        return _json({"error": str(exc), "status": 400}, 400)
+
+    return Starlette(routes=routes, exception_handlers={BadRequest: bad_request})

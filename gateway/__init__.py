@@ -1,0 +1,1 @@
+"""HTTP edge and composition root: the only package that wires all the others."""

@@ -1,0 +1,7 @@
+"""Authorization as data: the Casbin model, the policy files and the decision engine."""
+from __future__ import annotations
+
+from policies.engine import Decision, PolicyEngine
+from policies.masks import MASKS, apply_mask
+
+__all__ = ["Decision", "PolicyEngine", "MASKS", "apply_mask"]

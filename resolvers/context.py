@@ -1,0 +1,74 @@
+"""Per-request state: who asks, what they may see, the loaders, the trace and the errors."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.registry import Registry
+from common.errors import GatewayError
+from resolvers.access import Access
+from resolvers.ids import IdCodec
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: str
+    roles: tuple[str, ...]
+    jurisdiction: str
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    default_page: int = 20
+    max_page: int = 1000
+    k_anonymity: int = 5
+
+
+@dataclass
+class AdapterTrace:
+    calls: int = 0
+    keys: int = 0
+    rows: int = 0
+    ms: float = 0.0
+
+
+class Trace:
+    def __init__(self, names: Sequence[str]) -> None:
+        self.adapters: dict[str, AdapterTrace] = {n: AdapterTrace() for n in names}
+
+    def record(self, adapter: str, keys: int, rows: int, started: float) -> None:
+        t = self.adapters.setdefault(adapter, AdapterTrace())
+        t.calls += 1
+        t.keys += keys
+        t.rows += rows
+        t.ms += (time.perf_counter() - started) * 1000
+
+    def called(self) -> list[str]:
+        return [n for n, t in self.adapters.items() if t.calls]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {n: {"calls": t.calls, "keys": t.keys, "rows": t.rows, "ms": round(t.ms, 2)}
+                for n, t in self.adapters.items()}
+
+
+@dataclass
+class RequestContext:
+    principal: Principal
+    registry: Registry
+    ids: IdCodec
+    access: Access
+    limits: Limits = field(default_factory=Limits)
+    trace: Trace = field(init=False)
+    errors: list[tuple[tuple[str, ...], GatewayError]] = field(default_factory=list)
+    loaders: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    rows_returned: int = 0
+
+    def __post_init__(self) -> None:
+        self.trace = Trace([a.name for a in self.registry])
+
+    def error(self, path: tuple[str, ...], err: GatewayError) -> None:
+        if all(p != path or e.code != err.code for p, e in self.errors):
+            self.errors.append((path, err))

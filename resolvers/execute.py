@@ -1,0 +1,179 @@
+"""The one seam through which every query runs: fetch roots, expand relations in batches, shape.
+
+1. The root fetch goes to the owner adapter with the caller's jurisdiction pushed down.
+2. ``expand`` walks the merged selection level by level: for each relation the policy lets
+   through, the keys of all parent records go to one per-request DataLoader, so each
+   adapter gets one batched call per level; sibling relations run concurrently.
+3. ``shape`` runs once per record after the tree is complete: out-of-scope entities are
+   dropped, ids and ages computed, denied fields nulled, masked fields masked. graphql-core
+   then only reads dict keys.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+
+from adapters.base import ListQuery, Record
+from adapters.mapping import JURISDICTION
+from common.errors import GatewayError, NotFoundError, OperationNotSupportedError
+from resolvers.context import RequestContext
+from resolvers.relations import KEYS, RELATIONS, SCOPED, Relation
+from resolvers.selection import Sel
+
+Path = tuple[str, ...]
+
+
+def age_on(born: Any, today: dt.date) -> int | None:
+    if not isinstance(born, dt.date):
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class Executor:
+    """One root field's fetch: its own loaders, so shaping never races another root field."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.ctx = ctx
+        self.scope = ctx.principal.jurisdiction
+        self.loaders: dict[tuple[str, str, str | None], DataLoader] = {}
+        self.collected: list[tuple[str, list[Record]]] = []
+        self.today = dt.date.today()
+
+    def owner(self, entity: str) -> Any:
+        a = self.ctx.registry.for_entity(entity)
+        if a is None:
+            raise OperationNotSupportedError(f"no department supplies {entity}", entity=entity)
+        return a
+
+    def in_scope(self, type_name: str, rec: Record | None) -> bool:
+        if rec is None:
+            return False
+        if type_name not in SCOPED:
+            return True
+        j = rec.get(JURISDICTION)
+        return isinstance(j, str) and j.startswith(self.scope)
+
+    # --- fetching -------------------------------------------------------------
+    async def list_root(self, entity: str, query: ListQuery) -> tuple[list[Record], int | None]:
+        adapter = self.owner(entity)
+        t0 = time.perf_counter()
+        page = await adapter.list(entity, query)
+        self.ctx.trace.record(adapter.name, 0, len(page.records), t0)
+        return [r for r in page.records if self.in_scope(entity, r)], page.total
+
+    async def aggregate(self, entity: str, query: ListQuery, group_by: Sequence[Any]) -> list[tuple[tuple[Any, ...], int]]:
+        adapter = self.owner(entity)
+        t0 = time.perf_counter()
+        cells = await adapter.aggregate(entity, query, group_by)
+        self.ctx.trace.record(adapter.name, 0, len(cells), t0)
+        return list(cells)
+
+    def loader(self, entity: str, by: str | None) -> DataLoader:
+        adapter = self.owner(entity)
+        k = (adapter.name, entity, by)
+        ld = self.loaders.get(k)
+        if ld is None:
+            trace = self.ctx.trace
+
+            async def batch(keys: list[str]) -> list[Any]:
+                t0 = time.perf_counter()
+                try:
+                    res = await adapter.load_many(entity, keys, by)
+                except GatewayError as e:
+                    trace.record(adapter.name, len(keys), 0, t0)
+                    return [e] * len(keys)
+                rows = sum(len(r) if isinstance(r, list) else int(r is not None) for r in res)
+                trace.record(adapter.name, len(keys), rows, t0)
+                return res
+
+            ld = DataLoader(batch, max_batch_size=5000)
+            self.loaders[k] = ld
+        return ld
+
+    async def get_root(self, entity: str, key: str) -> Record | None:
+        [rec] = await self.loader(entity, None).load_many([key])
+        if not self.in_scope(entity, rec):
+            raise NotFoundError("no such object")  # out of scope looks exactly like absent
+        return rec
+
+    # --- relations --------------------------------------------------------------
+    async def expand(self, type_name: str, records: list[Record], sel: Sel, path: Path) -> None:
+        self.collected.append((type_name, records))
+        rels = RELATIONS.get(type_name, {})
+        jobs = []
+        for fname, sub in sel.items():
+            rel = rels.get(fname)
+            if rel is None or not records:
+                continue
+            if not self.ctx.access.readable(f"{type_name}.{fname}"):
+                continue  # denied: its department is never asked
+            jobs.append(self._relation(type_name, fname, rel, records, sub, (*path, fname)))
+        if jobs:
+            await asyncio.gather(*jobs)
+
+    async def _relation(self, type_name: str, fname: str, rel: Relation, records: list[Record], sub: Sel,
+                        path: Path) -> None:
+        keys = list(dict.fromkeys(k for r in records if (k := r.get(rel.local)) is not None))
+        try:
+            results = await self.loader(rel.target, None if rel.unique else rel.remote).load_many(keys)
+        except GatewayError as e:
+            self.ctx.error(path, e)
+            for r in records:
+                r[fname] = None
+            return
+        found = dict(zip(keys, results, strict=True))
+        children: list[Record] = []
+        seen: set[int] = set()
+        target = rel.target
+        for r in records:
+            v = found.get(r.get(rel.local))
+            if rel.many:
+                v = [x for x in (v or ()) if self.in_scope(target, x)]
+                for x in v:
+                    if id(x) not in seen:
+                        seen.add(id(x))
+                        children.append(x)
+            else:
+                if not rel.unique:
+                    v = v[0] if v else None
+                if v is not None and not self.in_scope(target, v):
+                    v = None
+                if v is not None and id(v) not in seen:
+                    seen.add(id(v))
+                    children.append(v)
+            r[fname] = v
+        await self.expand(target, children, sub, (*path, "@") if rel.many else path)
+
+    # --- shaping ----------------------------------------------------------------
+    def shape(self) -> None:
+        """Computed fields, then deny and mask, once per record object."""
+        access = self.ctx.access
+        encode = self.ctx.ids.encode
+        done: set[int] = set()
+        for type_name, records in self.collected:
+            rules = access.rules(type_name)
+            key = KEYS.get(type_name)
+            is_person = type_name == "Person"
+            for rec in records:
+                if id(rec) in done:
+                    continue
+                done.add(id(rec))
+                if key is not None:
+                    k = rec.get(key)
+                    rec["id"] = encode(type_name, str(k)) if k is not None else None
+                    rec["__typename"] = type_name
+                if is_person:
+                    rec["age"] = age_on(rec.get("birthDate"), self.today)
+                for f in rules.denied:
+                    if f in rec:
+                        rec[f] = None
+                for f, fn in rules.masked:
+                    v = rec.get(f)
+                    if v is not None:
+                        rec[f] = fn(v)
+        self.ctx.rows_returned += sum(len(r) for _, r in self.collected)

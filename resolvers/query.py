@@ -1,0 +1,155 @@
+"""The root fields. Each one is a thin shell around the Executor seam."""
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from adapters.base import ListQuery
+from common.errors import GatewayError, NotFoundError, PageSizeError
+from resolvers.access import AGGREGATE, ALLOW
+from resolvers.context import RequestContext
+from resolvers.execute import Executor
+from resolvers.filters import plan
+from resolvers.selection import Sel, field_selection
+from resolvers.stats import run_stats
+from schema.connection import Connection, decode_cursor, encode_cursor
+from schema.inputs import (
+    BuildingFilter, EventFilter, HouseFilter, PersonFilter, PlaceFilter, ShopFilter, StatsDimension, StatsSubject,
+)
+from schema.stats import StatsResult
+from schema.types import Building, Committee, Event, House, Node, Person, Shop
+
+
+def _gql(e: GatewayError) -> GraphQLError:
+    return GraphQLError(e.message, extensions=e.extensions())
+
+
+def _ctx(info: strawberry.Info) -> RequestContext:
+    return info.context  # type: ignore[no-any-return]
+
+
+def _sel(info: strawberry.Info) -> Sel:
+    raw = info._raw_info
+    return field_selection(raw.field_nodes, raw.fragments, raw.variable_values)
+
+
+def _root_path(info: strawberry.Info) -> tuple[str, ...]:
+    return (info._raw_info.path.key,)  # type: ignore[arg-type]
+
+
+async def connection(info: strawberry.Info, entity: str, field: str, first: int | None, after: str | None,
+                     f: Any) -> dict[str, Any] | None:
+    ctx = _ctx(info)
+    if not ctx.access.readable(f"Query.{field}"):
+        return None  # the document check reports it
+    try:
+        n = ctx.limits.default_page if first is None else first
+        if n < 0 or n > ctx.limits.max_page:
+            raise PageSizeError(f"first must be between 0 and {ctx.limits.max_page}", argument="first",
+                                max=ctx.limits.max_page)
+        offset = decode_cursor(after)
+        sel = _sel(info)
+        node_sel = sel.get("edges", {}).get("node", {})
+        ex = Executor(ctx)
+        p = await plan(ex, entity, f)
+        if p.scope is None or (p.keys_in is not None and not p.keys_in):
+            records: list[dict[str, Any]] = []
+            total: int | None = 0
+        else:
+            q = ListQuery(scope=p.scope, filters=p.filters, keys_in=p.keys_in, offset=offset, limit=n + 1,
+                          count="totalCount" in sel)
+            records, total = await ex.list_root(entity, q)
+        has_next = len(records) > n
+        records = records[:n]
+        await ex.expand(entity, records, node_sel, (*_root_path(info), "edges", "@", "node"))
+        ex.shape()
+    except GatewayError as e:
+        raise _gql(e) from None
+    edges = [{"cursor": encode_cursor(offset + i), "node": r} for i, r in enumerate(records)]
+    return {
+        "edges": edges,
+        "pageInfo": {"hasNextPage": has_next, "hasPreviousPage": offset > 0,
+                     "startCursor": edges[0]["cursor"] if edges else None,
+                     "endCursor": edges[-1]["cursor"] if edges else None},
+        "totalCount": total,
+    }
+
+
+async def single(info: strawberry.Info, field: str, gid: str, types: tuple[str, ...]) -> dict[str, Any] | None:
+    ctx = _ctx(info)
+    if not ctx.access.readable(f"Query.{field}"):
+        return None
+    try:
+        tname, key = ctx.ids.decode(gid)
+        if tname not in types:
+            raise NotFoundError("no such object")
+        ex = Executor(ctx)
+        rec = await ex.get_root(tname, key)
+        assert rec is not None
+        await ex.expand(tname, [rec], _sel(info), _root_path(info))
+        ex.shape()
+        return rec
+    except GatewayError as e:
+        raise _gql(e) from None
+
+
+ENTITIES = ("Person", "Household", "House", "Building", "Compound", "Committee", "Subdistrict", "Shop", "Event")
+
+
+@strawberry.type(description="The civic data gateway: one endpoint over the departments' systems.")
+class Query:
+    @strawberry.field(description="Persons in the caller's jurisdiction (population registry).")
+    async def persons(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                      filter: PersonFilter | None = None) -> Connection[Person] | None:
+        return await connection(info, "Person", "persons", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="One person by opaque id; NOT_FOUND when absent or out of jurisdiction.")
+    async def person(self, info: strawberry.Info, id: strawberry.ID) -> Person | None:
+        return await single(info, "person", id, ("Person",))  # type: ignore[return-value]
+
+    @strawberry.field(description="Houses (housing administration).")
+    async def houses(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                     filter: HouseFilter | None = None) -> Connection[House] | None:
+        return await connection(info, "House", "houses", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="Buildings (housing administration).")
+    async def buildings(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                        filter: BuildingFilter | None = None) -> Connection[Building] | None:
+        return await connection(info, "Building", "buildings", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="Residents' committees (housing administration).")
+    async def committees(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                         filter: PlaceFilter | None = None) -> Connection[Committee] | None:
+        return await connection(info, "Committee", "committees", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="Shops (market supervision).")
+    async def shops(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                    filter: ShopFilter | None = None) -> Connection[Shop] | None:
+        return await connection(info, "Shop", "shops", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="One shop by opaque id.")
+    async def shop(self, info: strawberry.Info, id: strawberry.ID) -> Shop | None:
+        return await single(info, "shop", id, ("Shop",))  # type: ignore[return-value]
+
+    @strawberry.field(description="Community events (culture centre).")
+    async def events(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                     filter: EventFilter | None = None) -> Connection[Event] | None:
+        return await connection(info, "Event", "events", first, after, filter)  # type: ignore[return-value]
+
+    @strawberry.field(description="Any entity by opaque id.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        return await single(info, "node", id, ENTITIES)  # type: ignore[return-value]
+
+    @strawberry.field(description="Counts grouped by place, age band, gender and department attributes. "
+                                  "Cells under k persons are suppressed.")
+    async def stats(self, info: strawberry.Info, subject: StatsSubject, groupBy: list[StatsDimension],
+                    filter: PlaceFilter | None = None) -> StatsResult | None:
+        ctx = _ctx(info)
+        if ctx.access.effect("Query.stats") not in (ALLOW, AGGREGATE):
+            return None
+        try:
+            return await run_stats(Executor(ctx), subject, groupBy, filter)  # type: ignore[return-value]
+        except GatewayError as e:
+            raise _gql(e) from None

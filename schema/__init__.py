@@ -1,0 +1,1 @@
+"""The public contract: strawberry types, enums, inputs, error codes, and the SDL."""
