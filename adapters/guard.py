@@ -17,6 +17,7 @@ from adapters.base import GroupBy, Health, ListQuery, Page
 from common.errors import AdapterError, AdapterTimeoutError, AdapterUnavailableError
 
 T = TypeVar("T")
+OPERATIONS = ("load_many", "list", "aggregate")
 
 CALLS = Counter("gateway_adapter_calls_total", "Calls made to a department adapter", ["adapter", "operation"])
 ERRORS = Counter("gateway_adapter_errors_total", "Failed department adapter calls", ["adapter", "code"])
@@ -61,6 +62,9 @@ class Guarded:
         self.timeout_s = timeout_s
         self.sem = asyncio.Semaphore(max_concurrency)
         self.breaker = Breaker()
+        for op in OPERATIONS:  # export every series from the start: a department never called shows 0
+            CALLS.labels(self.name, op)
+            LATENCY.labels(self.name, op)
 
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
         if not self.breaker.allow():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, false, func, literal_column, or_, select, table, text
+from sqlalchemy import ColumnElement, Select, and_, column, false, func, literal_column, or_, select, table, text, true
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -101,14 +101,14 @@ class SqlAdapter(BaseAdapter):
         self._check_ranges(m, query)
         conds = self._where(entity, query)
         kcol = self._col(entity, m.rules[m.key].source)
-        stmt = self._select(entity).where(and_(*conds)).order_by(kcol).offset(query.offset)
+        stmt = self._select(entity).where(and_(true(), *conds)).order_by(kcol).offset(query.offset)
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
         records = [m.convert(r) for r in await self._rows(stmt)]
         total = None
         if query.count:
             src = self._sources[entity]
-            rows = await self._rows(select(func.count().label("n")).select_from(src).where(and_(*conds)))
+            rows = await self._rows(select(func.count().label("n")).select_from(src).where(and_(true(), *conds)))
             total = int(rows[0]["n"])
         return Page(records, total)
 
@@ -142,7 +142,7 @@ class SqlAdapter(BaseAdapter):
                 convs.append(rule.conv.apply)
         labelled = [e.label(f"g{i}") for i, e in enumerate(exprs)]
         stmt = (select(*labelled, func.count().label("n")).select_from(self._sources[entity])
-                .where(and_(*self._where(entity, query))).group_by(*[literal_column(f"g{i}") for i in range(len(exprs))]))
+                .where(and_(true(), *self._where(entity, query))).group_by(*[literal_column(f"g{i}") for i in range(len(exprs))]))
         merged: dict[tuple[Any, ...], int] = {}
         for r in await self._rows(stmt):
             k = tuple(c(r[f"g{i}"]) for i, c in enumerate(convs))
