@@ -114,9 +114,10 @@ def load_spec(path: Path, catalogue: Catalogue, env: Mapping[str, str] | None = 
     if spec.department != folder:
         raise fail(f"department {spec.department!r} must equal its folder name {folder!r}", ("department",), node)
     connection: Strict | None = None
-    if spec.kind in CONNECTIONS:
+    base_kind = spec.reports_kind if spec.kind == "class" else spec.kind
+    if base_kind in CONNECTIONS:
         try:
-            connection = CONNECTIONS[spec.kind].model_validate(spec.connection)
+            connection = CONNECTIONS[base_kind].model_validate(spec.connection)
         except ValidationError as e:
             err = e.errors()[0]
             loc = ("connection", *err["loc"])
@@ -131,7 +132,7 @@ def load_spec(path: Path, catalogue: Catalogue, env: Mapping[str, str] | None = 
             maps[entity] = EntityMap(entity, es, catalogue[entity])
         except MappingError as e:
             raise fail(str(e), ("entities", entity, *e.loc), node) from None
-        _check_kind_keys(spec.kind, entity, es, fail, node)
+        _check_kind_keys(base_kind or spec.kind, entity, es, fail, node)
     return LoadedSpec(path, spec, connection, maps)
 
 

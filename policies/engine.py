@@ -55,6 +55,10 @@ class PolicyEngine:
         for role in ps.roles:
             lineage = [role, *self._enforcer.get_implicit_roles_for_user(role)]
             self._standing[role] = tuple(dict.fromkeys(p for r in lineage for p in ps.standing.get(r, ())))
+        self._row_rules: dict[str, tuple[tuple[str, str], ...]] = {}
+        for role in ps.roles:
+            lineage = [role, *self._enforcer.get_implicit_roles_for_user(role)]
+            self._row_rules[role] = tuple(dict.fromkeys(r for x in lineage for r in ps.row_rules.get(x, ())))
         self.casbin_calls: int = 0
         self._cache: dict[tuple[tuple[str, ...], str | None, str], Decision] = {}
         self._use_cache: dict[tuple[tuple[str, ...], str], bool] = {}
@@ -69,6 +73,10 @@ class PolicyEngine:
 
     def standing_purposes(self, role: str) -> tuple[str, ...]:
         return self._standing.get(role, ())
+
+    def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        """(Entity, Type.field) pairs restricting rows to those related to the caller's user id."""
+        return tuple(dict.fromkeys(r for role in roles for r in self._row_rules.get(role, ())))
 
     def check_purpose(self, purpose: str | None) -> None:
         if purpose is not None and purpose not in self._purposes:

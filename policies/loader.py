@@ -6,7 +6,10 @@ Line types (first column):
 - ``g, role, parent_role``                     role inheritance (Casbin);
 - ``p2, role, category, purpose``              purpose grants for sensitive categories (Casbin);
 - ``purpose, id, description``                 the purpose catalogue;
-- ``standing, role, purpose``                  a purpose the role's duty always implies.
+- ``standing, role, purpose``                  a purpose the role's duty always implies;
+- ``rows, role, Entity, Type.field``           relationship row scope: the role sees an Entity
+                                               row only when that related field equals the
+                                               caller's user id (on top of the jurisdiction).
 
 Blank lines and lines starting with ``#`` are comments. Any other line is an error that
 names the file and line: a policy that cannot be read must stop the gateway at start-up.
@@ -51,6 +54,7 @@ class PolicySet:
     casbin_rules: list[Rule] = field(default_factory=list)
     purposes: dict[str, str] = field(default_factory=dict)
     standing: dict[str, list[str]] = field(default_factory=dict)
+    row_rules: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     roles: set[str] = field(default_factory=set)
     digest: str = ""
 
@@ -123,8 +127,13 @@ def load(policy_dir: Path) -> PolicySet:
             _check_role(path, n, row[1], ps.roles)
             _check_purpose(path, n, row[2], ps.purposes)
             ps.standing.setdefault(row[1], []).append(row[2])
+        elif kind == "rows":
+            if len(row) != 4 or not _COORD.match(row[3]) or "*" in row[3]:
+                raise _fail(path, n, "expected: rows, role, Entity, Type.field")
+            _check_role(path, n, row[1], ps.roles)
+            ps.row_rules.setdefault(row[1], []).append((row[2], row[3]))
         else:
-            raise _fail(path, n, f"unknown line type {kind!r} (expected p, g, p2, purpose or standing)")
+            raise _fail(path, n, f"unknown line type {kind!r} (expected p, g, p2, purpose, standing or rows)")
     return ps
 
 

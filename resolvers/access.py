@@ -20,6 +20,8 @@ class Decides(Protocol):
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool: ...
 
+    def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]: ...
+
 
 @dataclass(frozen=True)
 class TypeRules:
@@ -39,6 +41,7 @@ class Access:
         self.mode = mode  # filter | reject | dry_run
         self._effects: dict[str, str] = {}
         self._rules: dict[str, TypeRules] = {}
+        self.row_rules = engine.row_rules(self.roles)
 
     def effect(self, coordinate: str) -> str:
         e = self._effects.get(coordinate)
@@ -94,3 +97,6 @@ class AllowAll:
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool:
         return True
+
+    def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]:
+        return ()

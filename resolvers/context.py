@@ -65,6 +65,7 @@ class RequestContext:
     errors: list[tuple[tuple[str, ...], GatewayError]] = field(default_factory=list)
     loaders: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     rows_returned: int = 0
+    row_keys: dict[str, frozenset[str]] | None = None  # relationship row scope, loaded once
 
     def __post_init__(self) -> None:
         self.trace = Trace([a.name for a in self.registry])

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from adapters.base import ListQuery, Record
+from adapters.base import Eq, ListQuery, Record
 from adapters.mapping import JURISDICTION
 from common.errors import GatewayError, NotFoundError, OperationNotSupportedError
 from resolvers.context import RequestContext
@@ -43,6 +43,21 @@ class Executor:
         self.loaders: dict[tuple[str, str, str | None], DataLoader] = {}
         self.collected: list[tuple[str, list[Record]]] = []
         self.today = dt.date.today()
+        self.row_keys: dict[str, frozenset[str]] = {}
+
+    async def prepare(self) -> None:
+        """Load relationship row scopes (e.g. a family doctor's contracted residents) once per request."""
+        ctx = self.ctx
+        if ctx.row_keys is None:
+            keys: dict[str, frozenset[str]] = {}
+            for entity, coord in ctx.access.row_rules:
+                rtype, rfield = coord.split(".", 1)
+                recs, _ = await self.list_root(rtype, ListQuery(scope=self.scope, limit=None,
+                                                                filters={rfield: Eq((ctx.principal.user,))}))
+                found = frozenset(str(r[KEYS[entity]]) for r in recs if r.get(KEYS[entity]) is not None)
+                keys[entity] = keys[entity] & found if entity in keys else found
+            ctx.row_keys = keys
+        self.row_keys = ctx.row_keys
 
     def owner(self, entity: str) -> Any:
         a = self.ctx.registry.for_entity(entity)
@@ -56,7 +71,10 @@ class Executor:
         if type_name not in SCOPED:
             return True
         j = rec.get(JURISDICTION)
-        return isinstance(j, str) and j.startswith(self.scope)
+        if not (isinstance(j, str) and j.startswith(self.scope)):
+            return False
+        allowed = self.row_keys.get(type_name)
+        return allowed is None or rec.get(KEYS[type_name]) in allowed
 
     # --- fetching -------------------------------------------------------------
     async def list_root(self, entity: str, query: ListQuery) -> tuple[list[Record], int | None]:

@@ -77,6 +77,8 @@ def years_ago(today: dt.date, n: int) -> dt.date:
 
 async def plan(ex: Executor, entity: str, f: Any) -> Plan:
     p = Plan(narrow(ex.scope, f) if f is not None else ex.scope)
+    if entity in ex.row_keys:
+        p.keys_in = tuple(sorted(ex.row_keys[entity]))
     if f is None or p.scope is None:
         return p
     for arg, fld in PUSHED.get(entity, {}).items():
@@ -105,9 +107,10 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
         filters = {rfield: Eq((_value(v),))} if rfield else {}
         records, _ = await ex.list_root(rtype, ListQuery(scope=p.scope, filters=filters, limit=None))
         keysets.append({r["idNumber"] for r in records if r.get("idNumber")})
+    if p.keys_in is not None:
+        keysets.append(set(p.keys_in))
     if keysets:
-        keys = set.intersection(*keysets)
-        p.keys_in = tuple(sorted(keys))
+        p.keys_in = tuple(sorted(set.intersection(*keysets)))
     return p
 
 

@@ -53,6 +53,7 @@ async def connection(info: strawberry.Info, entity: str, field: str, first: int 
         sel = _sel(info)
         node_sel = sel.get("edges", {}).get("node", {})
         ex = Executor(ctx)
+        await ex.prepare()
         p = await plan(ex, entity, f)
         if p.scope is None or (p.keys_in is not None and not p.keys_in):
             records: list[dict[str, Any]] = []
@@ -86,6 +87,7 @@ async def single(info: strawberry.Info, field: str, gid: str, types: tuple[str, 
         if tname not in types:
             raise NotFoundError("no such object")
         ex = Executor(ctx)
+        await ex.prepare()
         rec = await ex.get_root(tname, key)
         assert rec is not None
         await ex.expand(tname, [rec], _sel(info), _root_path(info))
@@ -150,6 +152,8 @@ class Query:
         if ctx.access.effect("Query.stats") not in (ALLOW, AGGREGATE):
             return None
         try:
-            return await run_stats(Executor(ctx), subject, groupBy, filter)  # type: ignore[return-value]
+            ex = Executor(ctx)
+            await ex.prepare()
+            return await run_stats(ex, subject, groupBy, filter)  # type: ignore[return-value]
         except GatewayError as e:
             raise _gql(e) from None

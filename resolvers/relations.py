@@ -47,7 +47,7 @@ RELATIONS: dict[str, dict[str, Relation]] = {
         "residents": many("Person", "addressCode", "houseCode"),
         "water": one("WaterAccount", "addressCode", "addressCode", unique=False),
         "complaints": many("Complaint", "addressCode", "addressCode"),
-        "violations": many("Violation", "addressCode", "addressCode"),
+        "constructionCases": many("ConstructionCase", "addressCode", "addressCode"),
     },
     "Building": {
         "compound": one("Compound", "compoundCode", "code"),

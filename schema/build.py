@@ -12,7 +12,7 @@ from schema import records, types as entity_types
 
 RECORD_TYPES: tuple[type, ...] = (
     records.Welfare, records.HealthRecord, records.Employment, records.Disability, records.VeteranStatus,
-    records.Education, records.Inspection, records.Violation, records.FireCheck, records.Appearance,
+    records.Education, records.Inspection, records.Violation, records.ConstructionCase, records.FireCheck, records.Appearance,
     records.WaterAccount, records.Complaint, records.EventRegistration,
 )
 ALL_TYPES: tuple[type, ...] = entity_types.ENTITY_TYPES + RECORD_TYPES

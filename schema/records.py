@@ -79,13 +79,21 @@ class Inspection:
     inspector: str | None = src("city_management", "Inspector.")
 
 
-@strawberry.type(description="City management: an enforcement case (violation or illegal construction).")
+@strawberry.type(description="City management: a shop violation case.")
 class Violation:
     caseNumber: str | None = src("city_management", "Case number.")
-    creditCode: str | None = src("city_management", "Credit code, when the case is about a shop.")
-    addressCode: str | None = src("city_management", "Address code, when the case is about a house.")
+    creditCode: str | None = src("city_management", "Credit code of the shop (via the department's QR-id crosswalk).")
     date: dt.date | None = src("city_management", "Date opened.")
     type: str | None = src("city_management", "Violation type.")
+    status: CaseStatus | None = src("city_management", "Status.")
+
+
+@strawberry.type(description="City management: an illegal-construction case about a house.")
+class ConstructionCase:
+    caseNumber: str | None = src("city_management", "Case number.")
+    addressCode: str | None = src("city_management", "Standard address code of the house.")
+    date: dt.date | None = src("city_management", "Date found.")
+    description: str | None = src("city_management", "What was built.")
     status: CaseStatus | None = src("city_management", "Status.")
 
 

@@ -14,7 +14,7 @@ import strawberry
 from schema.enums import FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory
 from schema.meta import src
 from schema.records import (
-    Appearance, Complaint, Disability, Education, Employment, EventRegistration, FireCheck, HealthRecord,
+    Appearance, Complaint, ConstructionCase, Disability, Education, Employment, EventRegistration, FireCheck, HealthRecord,
     Inspection, VeteranStatus, Violation, WaterAccount, Welfare,
 )
 
@@ -77,7 +77,7 @@ class House(Node):
     residents: list[Person] | None = src("population", "Persons living here.", "whereabouts")
     water: WaterAccount | None = src("water", "Water meter account.")
     complaints: list[Complaint] | None = src("hotline", "12345 hotline cases about this address.")
-    violations: list[Violation] | None = src("city_management", "Enforcement cases (e.g. illegal construction).")
+    constructionCases: list[ConstructionCase] | None = src("city_management", "Illegal-construction cases.")
     is_type_of = _typed("House")
 
 

@@ -138,7 +138,7 @@ async def _raw_rows(a: Any, entity: str) -> list[dict[str, Any]]:
     if a.kind == "http":
         items, _ = await inner._page_through(m.spec.list_, {}, 0, None, False)
         return items
-    pytest.skip(f"no raw access for kind {a.kind}")
+    raise AssertionError(f"no raw access for kind {a.kind}: teach _raw_rows how to read it")
 
 
 async def test_no_value_lost_in_conversion(registry: Any, dept: str, entity: str) -> None:
@@ -261,7 +261,8 @@ async def test_jurisdiction_scope_is_honoured(registry: Any, full: Any, dept: st
     want = {r[m.key] for r in records if str(r[JURISDICTION] or "").startswith(committee)}
     assert {r[m.key] for r in page.records} == want
     assert page.total == len(page.records)
-    assert len(page.records) < len(records)
+    if len({str(r[JURISDICTION])[:12] for r in records}) > 1:  # small demo: may all sit in one committee
+        assert len(page.records) < len(records)
     sub = await a.list(entity, ListQuery(scope=SUBDISTRICT, limit=None))
     assert all(str(r[JURISDICTION]).startswith(SUBDISTRICT) for r in sub.records)
     assert len(sub.records) == sum(1 for r in records if str(r[JURISDICTION] or "").startswith(SUBDISTRICT))
@@ -272,15 +273,19 @@ async def test_jurisdiction_scope_is_honoured(registry: Any, full: Any, dept: st
 async def test_scope_and_filter_combine(registry: Any, full: Any, dept: str, entity: str) -> None:
     a = _adapter(registry, dept, entity)
     m = _emap(a, entity)
-    if not m.filter_params:
-        pytest.skip("no declared filters")
     records = await full(entity)
     committee = _committee(records)
     scoped = [r for r in records if str(r[JURISDICTION] or "").startswith(committee)]
+    if not m.filter_params:  # nothing to combine: the scope alone must still hold
+        page = await a.list(entity, ListQuery(scope=committee, limit=None))
+        assert {r[m.key] for r in page.records} == {r[m.key] for r in scoped}
+        return
     f = sorted(m.filter_params)[0]
     values = _seen(scoped, f, 1)
-    if not values:
-        pytest.skip(f"no {f} values in {committee}")
+    if not values:  # this committee has no value for the filter: use the whole subdistrict
+        committee, scoped = SUBDISTRICT, [r for r in records if str(r[JURISDICTION] or "").startswith(SUBDISTRICT)]
+        values = _seen(scoped, f, 1)
+    assert values, f"{entity}.{f} never has a value in the demo data"
     page = await a.list(entity, ListQuery(scope=committee, filters={f: Eq(tuple(values))}, limit=None))
     assert {r[m.key] for r in page.records} == {r[m.key] for r in scoped if r.get(f) == values[0]}
 
