@@ -10,7 +10,9 @@ An adapter is one department system seen through one protocol:
 * ``aggregate(entity, query, group_by)`` - optional count push-down.
 * ``health()`` - a cheap liveness probe.
 
-Records are plain dicts keyed by schema field name, values already canonical.
+Records are plain dicts keyed by schema field name, values already canonical. Every call
+returns fresh dicts that the caller owns: the gateway attaches relations to them and
+masks them in place, so an adapter must never hand out its cached objects.
 """
 from __future__ import annotations
 

@@ -119,7 +119,8 @@ class LedgerAdapter(BaseAdapter):
     async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
         t = await self.table(entity)
         idx = t.by[field]
-        return [r for v in values for r in idx.get(v, ())]
+        # copies: the caller owns what it gets (it attaches relations, masks); the index stays pristine
+        return [dict(r) for v in values for r in idx.get(v, ())]
 
     async def list(self, entity: str, query: ListQuery) -> Page:
         m = self._map(entity)
@@ -134,8 +135,13 @@ class LedgerAdapter(BaseAdapter):
                 break
         hits = [r for r in candidates if m.matches(r, query, keyset)]
         end = None if query.limit is None else query.offset + query.limit
-        return Page(hits[query.offset:end], len(hits) if query.count else None)
+        return Page([dict(r) for r in hits[query.offset:end]], len(hits) if query.count else None)
 
     async def health(self) -> Health:
-        missing = [e for e in self.maps if not self.path(e).is_file()]
-        return Health("down", f"missing {missing}") if missing else Health("up")
+        """Up when every ledger file reads (the first check also warms the indexes)."""
+        try:
+            for e in self.maps:
+                await self.table(e)
+        except (AdapterUnavailableError, AdapterResponseError) as err:
+            return Health("down", err.code)
+        return Health("up")

@@ -10,6 +10,8 @@ gateway applies to the whole field for the whole request. Nothing here runs per 
 """
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -49,6 +51,9 @@ class PolicyEngine:
         self._purposes = dict(ps.purposes)
         self._field_meta: Mapping[str, Mapping[str, Any]] = field_meta or {}
         self._enforcer = casbin.Enforcer(str(self.policy_dir / MODEL_FILE), RulesAdapter(ps.casbin_rules))
+        for name in ("casbin", "casbin.policy", "casbin.enforcer", "casbin.role"):
+            # pycasbin logs every allowed request at INFO and every denied one at WARNING
+            logging.getLogger(name).setLevel(logging.ERROR)
         self._ctx2 = self._enforcer.new_enforce_context("2")
         self._roles = sorted({r.tokens[1] for r in ps.casbin_rules if r.tokens[0] == "g"})
         self._standing: dict[str, tuple[str, ...]] = {}

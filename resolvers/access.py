@@ -22,6 +22,8 @@ class Decides(Protocol):
 
     def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]: ...
 
+    def check_purpose(self, purpose: str | None) -> None: ...
+
 
 @dataclass(frozen=True)
 class TypeRules:
@@ -100,3 +102,6 @@ class AllowAll:
 
     def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]:
         return ()
+
+    def check_purpose(self, purpose: str | None) -> None:
+        return None

@@ -331,3 +331,20 @@ async def test_keys_in_semi_join(registry: Any, full: Any, dept: str, entity: st
     assert {r[m.key] for r in page.records} == set(keys)
     empty = await a.list(entity, ListQuery(keys_in=(), limit=None))
     assert empty.records == []
+
+
+async def test_caller_owns_returned_records(registry: Any, full: Any, dept: str, entity: str) -> None:
+    """The gateway masks and extends records in place: that must never reach the next call."""
+    a = _adapter(registry, dept, entity)
+    m = _emap(a, entity)
+    records = await full(entity)
+    key = records[0][m.key]
+    [first] = await a.load_many(entity, [key])
+    for f in list(first):
+        first[f] = "tampered"
+    first["extra"] = object()
+    [again] = await a.load_many(entity, [key])
+    assert again[m.key] == key and "extra" not in again
+    page = await a.list(entity, ListQuery(limit=1))
+    page.records[0][m.key] = "tampered"
+    assert (await a.list(entity, ListQuery(limit=1))).records[0][m.key] != "tampered"
