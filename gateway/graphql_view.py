@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 import orjson
-from graphql import GraphQLSyntaxError, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from common.errors import BadRequestError, GatewayError, ParseError
+from common.errors import BadRequestError, GatewayError
 from gateway import limits
 from gateway.auth import authenticate
 from gateway.errors import error_body, format_error
@@ -34,7 +33,8 @@ class GraphQLView:
     def __init__(self, gw: Any) -> None:
         self.gw = gw
         s = gw.settings
-        self.limits = Limits(default_page=s.default_page, max_page=s.max_page, k_anonymity=s.k_anonymity)
+        self.limits = Limits(default_page=s.default_page, max_page=s.max_page, k_anonymity=s.k_anonymity,
+                             stats_key=hashlib.sha256(b"stats-rounding:" + s.id_secret.encode()).digest())
 
     async def get(self, request: Request) -> Response:
         if not self.gw.settings.dev_mode:
@@ -55,11 +55,9 @@ class GraphQLView:
             self.gw.engine.check_purpose(principal.purpose)
             query, variables, op_name = await self._body(request)
             entry["operation"] = hashlib.sha256(query.encode()).hexdigest()[:16]
-            try:
-                doc = parse(query, max_tokens=self.gw.settings.max_tokens)
-            except GraphQLSyntaxError as e:
-                raise ParseError(f"the query is not valid GraphQL: {e.message}") from None
+            doc = limits.parse_limited(query, self.gw.settings.max_tokens, self.gw.settings.max_depth)
             limits.check(doc, self.gw.settings.max_depth, self.gw.settings.max_aliases)
+            limits.check_operation(doc, op_name)
             status, body = await self._execute(principal, query, variables, op_name,
                                                request.headers.get(TRACE_HEADER) == "1", entry)
         except GatewayError as e:

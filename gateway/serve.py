@@ -20,7 +20,7 @@ log = logging.getLogger("gateway")
 
 def serve(settings: Settings, demo: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("casbin").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per department request
     t0 = time.perf_counter()
     services = None
     try:

@@ -25,6 +25,7 @@ class Limits:
     default_page: int = 20
     max_page: int = 1000
     k_anonymity: int = 5
+    stats_key: bytes = b"civic-gateway-stats-rounding"  # keys the rounding of small stats cells
 
 
 @dataclass

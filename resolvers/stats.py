@@ -1,16 +1,25 @@
 """Stats with small-cell suppression that survives differencing.
 
-Every count is computed over one fixed finest lattice per subject (persons: building x
+Every count is computed from one fixed finest lattice per subject (persons: building x
 age band x gender x living alone; houses: building x property type; shops: building x
-category). Finest cells with fewer than k units are dropped before anything is summed,
-and the only filters are place filters that select whole buildings. Every released
-number is therefore a sum of finest cells of at least k units, and the difference of
-any two released numbers is too (or zero): complementary queries cannot isolate a
-person. Counting is pushed down to the owning department as GROUP BY.
+category), counted in the owning department (GROUP BY push-down). Two rules:
+
+1. A requested cell with fewer than k units is suppressed (count null, flagged).
+2. Released counts never contain a small finest cell's true size: each finest cell with
+   0 < n < k contributes 0 or k, drawn once by keyed, unbiased random rounding
+   (P(k) = n/k); cells of k or more contribute exactly.
+
+The only filters are place filters, which select whole buildings. So any released number,
+and any difference of released numbers, is a sum of exact large cells and rounded small
+ones: complementary queries cannot recover the size of a suppressed cell or isolate a
+person, and totals stay unbiased (suppressing small cells outright would undercount the
+oldest age bands badly).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,24 +104,36 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
     cells = await finest(ex, subject, scope) if scope is not None else {}
     dims_of_cell = [d for d in (D.AGE_BAND, D.GENDER, D.LIVING_ALONE) if subject is StatsSubject.PERSONS] or \
         [D.PROPERTY_TYPE if subject is StatsSubject.HOUSES else D.SHOP_CATEGORY]
+    true: dict[tuple[Any, ...], int] = {}
     released: dict[tuple[Any, ...], int] = {}
-    present: set[tuple[Any, ...]] = set()
-    small = 0
     for key, n in cells.items():
         if n <= 0:
             continue
         building, *rest = key
         values = dict(zip(dims_of_cell, rest, strict=True))
         gkey = tuple(building[:PLACES[d]] if d in PLACES and building else values.get(d) for d in group_by)
-        present.add(gkey)
-        if n < k:
-            small += 1
-            continue
-        released[gkey] = released.get(gkey, 0) + n
+        true[gkey] = true.get(gkey, 0) + n
+        released[gkey] = released.get(gkey, 0) + (n if n >= k else rounded(ex.ctx.limits.stats_key, subject, key, n, k))
     out = []
-    for gkey in sorted(present, key=lambda t: tuple(str(x) for x in t)):
-        n = released.get(gkey, 0)
+    suppressed = 0
+    for gkey in sorted(true, key=lambda t: tuple(str(x) for x in t)):
         cell: dict[str, Any] = {CELL_FIELD[d]: v for d, v in zip(group_by, gkey, strict=True)}
-        cell["count"], cell["suppressed"] = (n, False) if n else (None, True)
+        if true[gkey] < k:
+            cell["count"], cell["suppressed"] = None, True
+            suppressed += 1
+        else:
+            cell["count"], cell["suppressed"] = released[gkey], False
         out.append(cell)
-    return {"k": k, "cells": out, "suppressedCells": small, "total": sum(released.values())}
+    return {"k": k, "cells": out, "suppressedCells": suppressed,
+            "total": sum(c["count"] for c in out if c["count"] is not None)}
+
+
+def rounded(secret: bytes, subject: StatsSubject, cell: tuple[Any, ...], n: int, k: int) -> int:
+    """Unbiased random rounding of a small finest cell (0 < n < k) to 0 or k.
+
+    The draw is keyed by the cell's identity with a server secret, so asking again (or
+    through another grouping) gives the same answer and averaging learns nothing.
+    """
+    digest = hmac.new(secret, repr((subject.value, *cell)).encode(), hashlib.sha256).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    return k if u < n / k else 0

@@ -20,11 +20,12 @@ class StatsCell:
     suppressed: bool = strawberry.field(default=False, description="True when the cell had fewer than k units.")
 
 
-@strawberry.type(description="A stats table. Counts are sums over the finest cells (building x age band x "
-                              "gender x living alone for persons) that hold at least k units; smaller cells "
-                              "count nowhere, so no pair of queries can difference one out.")
+@strawberry.type(description="A stats table. A cell under k units is suppressed. Counts are exact for the "
+                              "finest cells (building x age band x gender x living alone for persons) of k or "
+                              "more; smaller finest cells count as 0 or k (keyed, unbiased random rounding), so "
+                              "no pair of queries can difference out a suppressed cell.")
 class StatsResult:
     k: int
     cells: list[StatsCell]
-    suppressedCells: int = strawberry.field(description="Finest cells left out because they held fewer than k.")
+    suppressedCells: int = strawberry.field(description="Cells of this table suppressed for holding fewer than k.")
     total: int = strawberry.field(description="Sum of the released counts.")
