@@ -10,6 +10,7 @@ import asyncio
 import csv
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from adapters.spec import LedgerConnection
 from common.errors import AdapterResponseError, AdapterUnavailableError
 
 log = logging.getLogger(__name__)
+UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
 
 
 @dataclass
@@ -45,7 +47,9 @@ def read_rows(path: Path, sheet: str | None, encoding: str) -> list[dict[str, An
             return [dict(zip(header, r, strict=False)) for r in rows if any(c is not None for c in r)]
         finally:
             wb.close()
-    with path.open(encoding=encoding, newline="") as f:
+    # surrogateescape: a row with bytes that are not in the file's encoding is skipped as
+    # unreadable (see _load), instead of failing the whole ledger
+    with path.open(encoding=encoding, errors="surrogateescape", newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames:
             reader.fieldnames = [h.strip() for h in reader.fieldnames]
@@ -96,6 +100,9 @@ class LedgerAdapter(BaseAdapter):
         records: list[Record] = []
         bad = 0
         for r in rows:
+            if any(isinstance(v, str) and UNDECODABLE.search(v) for v in r.values()):
+                bad += 1
+                continue
             try:
                 rec = m.convert(r)
             except (TypeError, ValueError, AttributeError):

@@ -36,6 +36,12 @@ class LoadedSpec:
         return self.spec.department
 
 
+def _first(e: ValidationError) -> Any:
+    """The error to report: an unknown key first, since a misspelt key also leaves its right spelling missing."""
+    errs = e.errors()
+    return next((x for x in errs if x["type"] == "extra_forbidden"), errs[0])
+
+
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -104,7 +110,7 @@ def load_spec(path: Path, catalogue: Catalogue, env: Mapping[str, str] | None = 
     try:
         spec = DepartmentSpec.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
+        err = _first(e)
         loc = tuple(err["loc"])
         if err["type"] == "extra_forbidden":
             msg = f"unknown key {loc[-1]!r} (misspelt? see docs/adapter-spec.md for the allowed keys)"
@@ -119,7 +125,7 @@ def load_spec(path: Path, catalogue: Catalogue, env: Mapping[str, str] | None = 
         try:
             connection = CONNECTIONS[base_kind].model_validate(spec.connection)
         except ValidationError as e:
-            err = e.errors()[0]
+            err = _first(e)
             loc = ("connection", *err["loc"])
             msg = f"unknown key {loc[-1]!r}" if err["type"] == "extra_forbidden" else err["msg"]
             raise fail(msg, loc, node) from None

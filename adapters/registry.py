@@ -20,6 +20,8 @@ DEFAULT_DIR = Path(__file__).resolve().parent
 
 def spec_paths(root: Path) -> list[Path]:
     """Spec files under ``root``: a spec file itself, one department folder, or a folder of them."""
+    if not root.exists():
+        raise SpecError(f"no such spec file or folder: {root}", path=str(root))
     if root.is_file():
         return [root]
     own = find_spec(root)

@@ -31,7 +31,8 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     s = _settings(args)
     d = Path(args.dir) if args.dir else s.demo_dir
     t0 = time.perf_counter()
-    ensure_demo_data(d, persons=args.persons or s.demo_persons, seed=args.seed or s.demo_seed)
+    ensure_demo_data(d, persons=args.persons if args.persons is not None else s.demo_persons,
+                     seed=args.seed if args.seed is not None else s.demo_seed)
     print(f"demo data in {d} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -93,6 +94,15 @@ def cmd_policy(args: argparse.Namespace) -> int:
     engine = PolicyEngine(s.policy_dir, meta)
     if args.action == "explain":
         engine.check_purpose(args.purpose)
+        from policies.matrix import CAPABILITIES, ROOT_FIELDS
+
+        known = {*meta, *ROOT_FIELDS, *CAPABILITIES}
+        if args.role not in engine.roles():
+            print(f"error: unknown role {args.role!r}; known: {', '.join(engine.roles())}", file=sys.stderr)
+            return 2
+        if args.field not in known and not args.field.endswith(".id"):
+            print(f"error: {args.field!r} is not a schema coordinate (Type.field) or capability", file=sys.stderr)
+            return 2
         d = engine.explain(args.role, args.purpose, args.field)
         print(f"{args.field} for {args.role}" + (f" (purpose {args.purpose})" if args.purpose else "")
               + f": {d.effect}\n  reason: {d.reason}\n  rule:   {d.rule}")

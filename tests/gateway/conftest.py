@@ -65,6 +65,8 @@ def make_api(demo_env: dict[str, str]) -> Iterator[Callable[..., Api]]:
         return servers[key][1]
 
     yield make
+    for srv, _ in servers.values():  # signal all first, then wait: they stop in parallel
+        srv.server.should_exit = True
     for srv, _ in servers.values():
         srv.stop()
 

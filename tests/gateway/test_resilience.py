@@ -262,10 +262,11 @@ def test_bad_answers_from_greening(make_api: Callable[..., Api], fakes: Callable
     assert_nulls_only(body, "greening", "appearance", {"DEPARTMENT_BAD_RESPONSE"})
     assert_shops_healthy_parts(body)
     status, ready = readyz(api)
-    assert status == 503
     st = adapter_status(ready)
-    assert st["greening"] == "down"
-    assert {n for n, s in st.items() if s != "up"} == {"greening"}
+    assert {n for n, s in st.items() if s != "up"} <= {"greening"}
+    if mode != "shape":  # "shape" answers /health with valid JSON: reachable, only its records are unreadable
+        assert status == 503
+        assert st["greening"] == "down"
 
 
 @pytest.mark.parametrize("mode", ["garbage", "http500"])
@@ -403,23 +404,27 @@ def read_ledger(path: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def in_scope_veterans(rows: list[list[str]], header: list[str]) -> int:
-    b = header.index("building_code")
-    return sum(1 for r in rows if r[b].strip().startswith("310107005"))
-
-
 def veterans(api: Api) -> dict[str, Any]:
     body = api.gql(VETERANS, api.token("developer"))
     assert codes(body) == [], body
     return body["data"]["persons"]  # type: ignore[no-any-return]
 
 
-def test_ledger_with_garbage_rows_serves_the_good_ones(make_api: Callable[..., Api],
-                                                       ledger_copy: tuple[Path, Path]) -> None:
+def ids(conn: dict[str, Any]) -> set[str]:
+    return {e["node"]["id"] for e in conn["edges"]}
+
+
+@pytest.fixture(scope="module")
+def baseline(api: Api) -> dict[str, Any]:
+    """The veterans the untouched demo ledger yields."""
+    got = veterans(api)
+    assert got["totalCount"] > 5
+    return got
+
+
+def test_ledger_with_garbage_rows_serves_the_good_ones(make_api: Callable[..., Api], ledger_copy: tuple[Path, Path],
+                                                       baseline: dict[str, Any]) -> None:
     adapters, ledger = ledger_copy
-    header, rows = read_ledger(ledger)
-    good = in_scope_veterans(rows, header)
-    assert good > 5
     with ledger.open("a", encoding="utf-8", newline="") as f:
         f.write("\n")  # blank line
         f.write(",,,,,,\n")  # no key
@@ -427,55 +432,63 @@ def test_ledger_with_garbage_rows_serves_the_good_ones(make_api: Callable[..., A
         f.write("310107199001011234,王某,9,陆军,notayear,310107005001001001,1\n")  # unknown category, bad year
         f.write(",李某,1,海军,1999,310107005001001001,1\n")  # empty key
         f.write("too,many,columns,here,1,2,3,4,5,6,7,8\n")
-        f.write("\"310107199001015678,unterminated quote,1,陆军,1999\n")  # swallows nothing after it: last line
+        f.write("\"310107199001015678,unterminated quote,1,陆军,1999\n")  # last line: swallows nothing after it
     api = make_api(adapters_dir=adapters)
     got = veterans(api)
-    assert got["totalCount"] == good
-    assert len(got["edges"]) == good
+    assert got["totalCount"] == baseline["totalCount"]
+    assert ids(got) == ids(baseline)
     assert all(e["node"]["veteran"] is not None for e in got["edges"])
     status, ready = readyz(api)
     assert adapter_status(ready)["veterans"] == "up", ready
 
 
-def test_ledger_with_undecodable_bytes_in_one_row_serves_the_good_ones(make_api: Callable[..., Api],
-                                                                       ledger_copy: tuple[Path, Path]) -> None:
+def test_ledger_with_undecodable_bytes_in_one_row_serves_the_good_ones(
+        make_api: Callable[..., Api], ledger_copy: tuple[Path, Path], baseline: dict[str, Any]) -> None:
     """One row with bytes that are not UTF-8 (a mis-saved export) must not take the whole ledger down."""
     adapters, ledger = ledger_copy
-    header, rows = read_ledger(ledger)
-    good = in_scope_veterans(rows, header)
     with ledger.open("ab") as f:
         f.write("310107199001011234,".encode() + "王某".encode("gbk") + b",1,\xff\xfe,1999,310107005001001001,1\n")
     api = make_api(adapters_dir=adapters)
     got = veterans(api)
-    assert got["totalCount"] >= good
+    assert got["totalCount"] == baseline["totalCount"]
+    assert ids(got) == ids(baseline)
 
 
-def test_ledger_rewritten_while_running_is_reloaded(make_api: Callable[..., Api],
-                                                    ledger_copy: tuple[Path, Path]) -> None:
+def rewrite(ledger: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Replace the file the way an export job does (write aside, rename over); the size changes."""
+    tmp = ledger.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    os.replace(tmp, ledger)
+
+
+def test_ledger_rewritten_while_running_is_reloaded(make_api: Callable[..., Api], ledger_copy: tuple[Path, Path],
+                                                    baseline: dict[str, Any]) -> None:
     adapters, ledger = ledger_copy
     header, rows = read_ledger(ledger)
-    b = header.index("building_code")
-    in_scope = [r for r in rows if r[b].strip().startswith("310107005")]
     api = make_api(adapters_dir=adapters)
     before = veterans(api)
-    assert before["totalCount"] == len(in_scope)
+    assert ids(before) == ids(baseline)
+    assert {e["node"]["veteran"]["category"] for e in before["edges"]} != {"MARTYR_FAMILY"}
 
-    def rewrite(keep: list[list[str]]) -> None:
-        tmp = ledger.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(keep)
-        os.replace(tmp, ledger)  # how an export job replaces a file
+    rewrite(ledger, header, rows[: len(rows) // 2])
+    half = veterans(api)
+    assert 0 < half["totalCount"] < before["totalCount"]
+    assert ids(half) < ids(before)
 
-    rewrite(rows[: len(rows) // 2])
-    half = in_scope_veterans(rows[: len(rows) // 2], header)
-    assert half != len(in_scope)
-    assert veterans(api)["totalCount"] == half
-    rewrite(rows)  # and back
+    cat = header.index("category")
+    rewrite(ledger, header, [[*r[:cat], "3", *r[cat + 1:]] for r in rows])  # every row re-categorised
+    changed = veterans(api)
+    assert ids(changed) == ids(before)
+    assert {e["node"]["veteran"]["category"] for e in changed["edges"]} == {"MARTYR_FAMILY"}
+
+    rewrite(ledger, header, rows)  # and back
     after = veterans(api)
-    assert after["totalCount"] == len(in_scope)
-    assert sorted(e["node"]["id"] for e in after["edges"]) == sorted(e["node"]["id"] for e in before["edges"])
+    assert ids(after) == ids(before)
+    assert sorted(str(e["node"]["veteran"]) for e in after["edges"]) == \
+        sorted(str(e["node"]["veteran"]) for e in before["edges"])
 
 
 def test_ledger_file_removed_while_running(make_api: Callable[..., Api], ledger_copy: tuple[Path, Path]) -> None:
