@@ -50,10 +50,11 @@ class PolicyEngine:
         self.version: str = ps.digest
         self._purposes = dict(ps.purposes)
         self._field_meta: Mapping[str, Mapping[str, Any]] = field_meta or {}
-        self._enforcer = casbin.Enforcer(str(self.policy_dir / MODEL_FILE), RulesAdapter(ps.casbin_rules))
         for name in ("casbin", "casbin.policy", "casbin.enforcer", "casbin.role"):
-            # pycasbin logs every allowed request at INFO and every denied one at WARNING
+            # pycasbin logs every policy line at load, every allowed request at INFO and every
+            # denied one at WARNING; the decisions that matter are in the audit record instead
             logging.getLogger(name).setLevel(logging.ERROR)
+        self._enforcer = casbin.Enforcer(str(self.policy_dir / MODEL_FILE), RulesAdapter(ps.casbin_rules))
         self._ctx2 = self._enforcer.new_enforce_context("2")
         self._roles = sorted({r.tokens[1] for r in ps.casbin_rules if r.tokens[0] == "g"})
         self._standing: dict[str, tuple[str, ...]] = {}
