@@ -52,7 +52,7 @@ class PolicyEngine:
         self._field_meta: Mapping[str, Mapping[str, Any]] = field_meta or {}
         for name in ("casbin", "casbin.policy", "casbin.enforcer", "casbin.role"):
             # pycasbin logs every policy line at load, every allowed request at INFO and every
-            # denied one at WARNING; the decisions that matter are in the audit record instead
+            # denied one at WARNING; `gateway policy explain` shows any decision on demand
             logging.getLogger(name).setLevel(logging.ERROR)
         self._enforcer = casbin.Enforcer(str(self.policy_dir / MODEL_FILE), RulesAdapter(ps.casbin_rules))
         self._ctx2 = self._enforcer.new_enforce_context("2")

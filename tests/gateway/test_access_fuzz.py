@@ -20,6 +20,7 @@ role x purpose x jurisdiction combinations) each response is checked for:
 """
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections import Counter
@@ -34,6 +35,7 @@ from graphql import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from policies.engine import PolicyEngine
 from resolvers.relations import RELATIONS
@@ -255,10 +257,9 @@ class Gen:
         if kind == "skip_f":
             return "@skip(if: false)", True
         if kind == "var":
-            name = self.fresh("b")
-            v = d(BOOL)
-            self.doc.var_defs[name] = ("Boolean!", v)
-            return f"@include(if: ${name})", v
+            # @include(if: $var) currently fails with INTERNAL_ERROR (see test_access_attacks::
+            # test_include_directive_with_a_variable); literal conditions here keep the fuzz meaningful
+            return "@skip(if: true)", False
         return "", True
 
     def selection(self, tname: str, depth: int, used: set[str] | None = None) -> list[Any]:
@@ -294,6 +295,8 @@ class Gen:
                                                        (GraphQLScalarType, GraphQLEnumType)):
                 children = self.selection(named(field_type(tname, name)).name, depth + 1)
             fields.append(F(name, alias, "", children, directive, inc))
+        if not fields:
+            fields.append(F("__typename"))
         return self.wrap(tname, fields)
 
     def wrap(self, tname: str, fields: list[Any]) -> list[Any]:
@@ -476,13 +479,25 @@ def truth(api: Any, demo_dir: Path) -> Truth:
 
 
 # --------------------------------------------------------------------------- checks
-def adapter_calls(api: Any) -> Counter[str]:
+def adapter_calls_http(api: Any) -> Counter[str]:
+    """gateway_adapter_calls_total per adapter (summed over operations), as GET /metrics shows it."""
     text = httpx.get(api.base + "/metrics", timeout=30).text
     out: Counter[str] = Counter()
     for m in re.finditer(r'^gateway_adapter_calls_total\{([^}]*)\} ([0-9.e+]+)$', text, re.M):
         a = re.search(r'adapter="([^"]+)"', m.group(1))
         if a:
             out[a.group(1)] += int(float(m.group(2)))
+    return out
+
+
+def adapter_calls(api: Any) -> Counter[str]:
+    """The same counter read in-process (the gateway runs in this process): ~40x cheaper than HTTP."""
+    out: Counter[str] = Counter()
+    for metric in REGISTRY.collect():
+        if metric.name == "gateway_adapter_calls":
+            for sample in metric.samples:
+                if sample.name == "gateway_adapter_calls_total":
+                    out[sample.labels["adapter"]] += int(sample.value)
     return out
 
 
@@ -510,6 +525,7 @@ class Expect:
     forbidden: set[str] = field(default_factory=set)  # departments reachable only through denied fields
     refused_roots: set[str] = field(default_factory=set)
     maybe_refused_roots: set[str] = field(default_factory=set)
+    empty_roots: set[str] = field(default_factory=set)  # place filter outside the jurisdiction
 
 
 def expectations(doc: Doc, c: Caller) -> Expect:
@@ -518,7 +534,7 @@ def expectations(doc: Doc, c: Caller) -> Expect:
     row_rules = ENGINE.row_rules(list(c.roles))
 
     def walk(tname: str, children: list[Any], path: tuple[str, ...], blocked: bool, dead: bool,
-             concrete: str | None) -> None:
+             concrete: str | None, depts: bool = True) -> None:
         # blocked: an ancestor field is denied (no further errors); dead: nothing below may be fetched
         for s in flat(children, concrete):
             if not s.included or s.name == "__typename":
@@ -532,11 +548,11 @@ def expectations(doc: Doc, c: Caller) -> Expect:
                 ex.unauthorized.add(here)
             rel = RELATIONS.get(tname, {}).get(s.name)
             dept = OWNER.get(target) if rel else None
-            if dept:
+            if dept and depts:
                 (ex.forbidden if dead or denied_here else ex.legit).add(dept)
             if s.children is not None:
                 sub = (*here, "@") if is_list(ftype) else here
-                walk(target, s.children, sub, blocked or denied_here, dead or denied_here, None)
+                walk(target, s.children, sub, blocked or denied_here, dead or denied_here, None, depts)
 
     for r in doc.roots:
         info = doc.root_info[r.key]
@@ -562,6 +578,18 @@ def expectations(doc: Doc, c: Caller) -> Expect:
                     ex.refused_roots.add(r.key)
                 if any(k in info["filter"] for k in ("committee", "compound", "building")):
                     ex.maybe_refused_roots.add(r.key)  # place filters: see test_access_attacks
+                scope: str | None = c.jurisdiction
+                for k in ("committee", "compound", "building"):
+                    code = info["filter"].get(k)
+                    if code is None or scope is None:
+                        continue
+                    scope = code if code.startswith(scope) else (scope if scope.startswith(code) else None)
+                if scope is None:
+                    # nothing is in reach: the gateway answers empty before checking the other
+                    # filter arguments (no oracle: nothing comes back), so a refusal is optional
+                    ex.empty_roots.add(r.key)
+                    ex.maybe_refused_roots.add(r.key)
+                    ex.refused_roots.discard(r.key)
                 if row_rules:
                     ex.legit.update(OWNER[t.split(".")[0]] for _, t in row_rules)
             (ex.forbidden if denied or refused else ex.legit).add(OWNER[entity])
@@ -572,17 +600,18 @@ def expectations(doc: Doc, c: Caller) -> Expect:
                 ex.legit.update(OWNER[t.split(".")[0]] for _, t in row_rules)
             if concrete:
                 (ex.forbidden if denied else ex.legit).add(OWNER[concrete])
-            else:
-                continue  # a garbage id: nothing below is ever resolved
-            parent = "Node" if r.name == "node" else concrete
+            static = "Node" if r.name == "node" else ("Person" if r.name == "person" else "Shop")
+            # denied fields are reported from the document, whatever type the id turns out to be
             for s in r.children or []:
                 if isinstance(s, Frag):
-                    if s.on in (concrete, "Node"):
-                        walk(concrete, s.children, (r.key,), denied, denied, concrete)
+                    applies = concrete is not None and s.on in (concrete, "Node")
+                    on = concrete if s.on == "Node" and concrete else s.on
+                    walk(on, s.children, (r.key,), denied, denied, on, depts=applies)
                     # a fragment on another type never applies (the planner may still prefetch a
                     # relation the role can read; that is no denied department)
                 elif s.name != "__typename":
-                    walk(concrete if parent == "Node" else parent, [s], (r.key,), denied, denied, concrete)
+                    walk(static if static != "Node" else (concrete or "Node"), [s], (r.key,), denied, denied,
+                         None, depts=concrete is not None)
     ex.forbidden -= ex.legit
     return ex
 
@@ -613,6 +642,9 @@ def check_response(body: dict[str, Any], doc: Doc, c: Caller, truth: Truth) -> N
         ok = p in ex.unauthorized or (len(p) == 1 and (p[0] in ex.refused_roots or p[0] in ex.maybe_refused_roots))
         assert ok, ("unexpected UNAUTHORIZED error", q, p, errors)
     data = body.get("data") or {}
+    for root in ex.empty_roots:
+        v = data.get(root) or {}
+        assert not v.get("edges") and not v.get("totalCount"), ("out-of-reach filter found rows", q, v)
     for root in ex.refused_roots:
         assert (root,) in counts, ("filter on a field not readable in full must be refused", q, root, errors)
         assert data.get(root) is None, (q, root)
@@ -634,6 +666,7 @@ def check_response(body: dict[str, Any], doc: Doc, c: Caller, truth: Truth) -> N
                 nf = [e for e in errors if tuple(e.get("path") or ()) == (r.key,)]
                 assert [e["extensions"]["code"] for e in nf] == ["NOT_FOUND"], (q, nf)
                 assert nf[0]["message"] == "no such object", (q, nf)
+                STATS["not-found"] += 1
         if val is None:
             continue
         if r.name in ROOTS:
@@ -689,6 +722,7 @@ def check_object(tname: str, children: list[Any], obj: Any, c: Caller, truth: Tr
             check_object(tname, children, o, c, truth, q, concrete)
         return
     assert isinstance(obj, dict), (q, obj)
+    STATS[f"object:{tname}"] += 1
     scope = c.jurisdiction
     for s in flat(children, concrete or tname):
         if not s.included:
@@ -707,6 +741,8 @@ def check_object(tname: str, children: list[Any], obj: Any, c: Caller, truth: Tr
         kind = (META.get(coord) or {}).get("mask")
         if isinstance(v, str):
             # (a) unmasked identifiers only where the decision is allow
+            if kind in ("id_number", "phone", "name"):
+                STATS[f"{kind}:{eff}"] += 1
             if kind == "id_number" and eff != "allow":
                 assert not RAW_ID.search(v) and MASKED_ID.fullmatch(v), ("ID number not masked", q, coord, v)
             if kind == "phone" and eff != "allow":
@@ -715,6 +751,7 @@ def check_object(tname: str, children: list[Any], obj: Any, c: Caller, truth: Tr
                 assert set(v[1:-1] if len(v) > 2 else v[1]) == {"*"}, ("name not masked", q, coord, v)
             # (b) every entity, by id / code / jurisdictionCode, lies in the caller's jurisdiction
             if s.name == "id" and tname in ENTITY_TYPES:
+                STATS["scope-checked"] += 1
                 assert v in truth.scope_of, ("an id no in-scope listing knows", q, coord, v)
                 assert in_scope(truth.scope_of[v], scope), ("entity outside the jurisdiction", q, tname, v,
                                                             truth.scope_of[v], scope)
@@ -735,6 +772,7 @@ def check_object(tname: str, children: list[Any], obj: Any, c: Caller, truth: Tr
 
 
 CONTRACT_IDS: dict[str, set[str]] = {}  # doctor -> opaque Person ids, filled by the fixture
+STATS: Counter[str] = Counter()  # how much each property actually checked (guards against vacuous passes)
 
 
 # --------------------------------------------------------------------------- the properties
@@ -751,7 +789,7 @@ CALLERS = [
     Caller(("subdistrict_officer",), SUBDISTRICT, "subsidy_review"),
     Caller(("committee_worker", "inspector"), "310107005001"),
 ]
-EXAMPLES = int(__import__("os").environ.get("FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))  # per caller; 18 callers, under 3 minutes in all
 
 
 @pytest.fixture(scope="session")
@@ -785,8 +823,18 @@ def test_generated_queries_never_leak(api: Any, truth: Truth, contracted_ids: An
         ex = expectations(doc, caller)
         moved = {a for a in ex.forbidden if after[a] != before[a]}
         assert not moved, ("a denied department was called", q, moved, {a: after[a] - before[a] for a in after})
+        STATS["forbidden-departments-checked"] += len(ex.forbidden)
+        STATS["denied-paths-checked"] += len(ex.unauthorized)
         seen.update(e["extensions"]["code"] for e in body.get("errors") or [])
         seen["ok"] += 1
 
+    # derandomized, but a different (fixed) stream of documents per caller, as hypothesis does for
+    # parametrized and stateful tests
+    run.hypothesis.inner_test._hypothesis_internal_add_digest = repr(caller).encode()  # type: ignore[attr-defined]
+    STATS.clear()
     run()
+    print(caller, dict(seen), dict(STATS))
     assert seen["ok"] >= EXAMPLES // 2, seen
+    assert STATS["denied-paths-checked"] and STATS["forbidden-departments-checked"], STATS
+    if caller.roles != ("district_analyst",):
+        assert STATS["scope-checked"], STATS
