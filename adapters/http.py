@@ -18,7 +18,12 @@ from adapters.kind import BaseAdapter
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
 from adapters.spec import HttpConnection, HttpList
-from common.errors import AdapterResponseError, AdapterTimeoutError, AdapterUnavailableError, FilterNotAllowedError
+from common.errors import (
+    AdapterResponseError,
+    AdapterTimeoutError,
+    AdapterUnavailableError,
+    FilterNotAllowedError,
+)
 
 VALUES_PER_CALL = 50  # comma-joined filter values per list request
 

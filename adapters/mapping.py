@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Eq, FieldType, Filter, ListQuery, Range, Record
-from adapters.spec import EntitySpec
 from adapters.scope import ScopeFilter, check_pushable, scope_filter
+from adapters.spec import EntitySpec
 from adapters.transforms import Compiled, TransformError, compile_steps
 
 JURISDICTION = "__jurisdiction"  # internal record key holding the normalised place code

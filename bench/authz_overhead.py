@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import demo_departments, gateway, timed, token  # noqa: E402
+from harness import demo_departments, gateway, timed, token
 
-from resolvers.access import AllowAll  # noqa: E402
+from resolvers.access import AllowAll
 
 QUERY = """{ persons(first: 1000) { edges { node { id name idNumber phone age gender
   house { address jurisdictionCode } welfare { livingAlone careLevel } employment { status } } } } }"""

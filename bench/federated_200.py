@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import demo_departments, gateway, timed, token  # noqa: E402
+from harness import demo_departments, gateway, timed, token
 
 FULL = """{ persons(first: 200) { totalCount edges { node { id name age idNumber phone
   house { address jurisdictionCode building { name compound { name } } }

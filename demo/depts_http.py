@@ -9,7 +9,15 @@ from pathlib import Path
 from demo import names
 from demo.codes import AS_OF, fmt_date
 from demo.store import flag, open_db, src_id, table
-from demo.world import DISTRICT_CODE, SUBDISTRICT_CODE, SUBDISTRICT_NAME, Person, World, new_credit_code, random_id_number
+from demo.world import (
+    DISTRICT_CODE,
+    SUBDISTRICT_CODE,
+    SUBDISTRICT_NAME,
+    Person,
+    World,
+    new_credit_code,
+    random_id_number,
+)
 
 Counts = dict[str, int]
 NOCASE = "TEXT COLLATE NOCASE"

@@ -185,8 +185,8 @@ _HOUSEHOLD_SIZES = ((1, 2, 3, 4, 5), (22, 31, 27, 13, 7))
 
 
 def _ages_for(rng: random.Random, size: int) -> list[int]:
-    elderly = lambda: min(104, 60 + int(rng.expovariate(1 / 13)))  # noqa: E731
-    adult = lambda lo=22, hi=59: rng.randint(lo, hi)  # noqa: E731
+    elderly = lambda: min(104, 60 + int(rng.expovariate(1 / 13)))
+    adult = lambda lo=22, hi=59: rng.randint(lo, hi)
     if size == 1:
         return [elderly()] if rng.random() < 0.62 else [adult()]
     if size == 2:

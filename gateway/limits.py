@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 from graphql import (
-    DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLSyntaxError, InlineFragmentNode,
-    OperationDefinitionNode, SelectionSetNode, Source, TokenKind, parse,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Source,
+    TokenKind,
+    parse,
 )
 from graphql.language import Lexer
 

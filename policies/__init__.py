@@ -4,4 +4,4 @@ from __future__ import annotations
 from policies.engine import Decision, PolicyEngine
 from policies.masks import MASKS, apply_mask
 
-__all__ = ["Decision", "PolicyEngine", "MASKS", "apply_mask"]
+__all__ = ["MASKS", "Decision", "PolicyEngine", "apply_mask"]

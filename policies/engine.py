@@ -11,10 +11,10 @@ gateway applies to the whole field for the whole request. Nothing here runs per 
 from __future__ import annotations
 
 import logging
-
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import casbin
 

@@ -7,7 +7,7 @@ than leaking through. ``None`` passes through as ``None`` (a null stays a null).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 STAR = "*"
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import html
 import io
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from policies.engine import Decision, PolicyEngine
+from policies.loader import PURPOSE_CATEGORIES
 
 ROOT_FIELDS: tuple[str, ...] = (
     "Query.persons", "Query.person", "Query.houses", "Query.buildings", "Query.committees",
@@ -22,11 +24,11 @@ _LABEL = {"allow": "allow", "mask": "masked", "deny": "denied", "aggregate": "ag
 _RANK = {"deny": 0, "aggregate": 1, "mask": 2, "allow": 3}
 
 
-def _cell(engine: PolicyEngine, role: str, coordinate: str, purpose_per_role: bool) -> str:
+def _cell(engine: PolicyEngine, role: str, coordinate: str, purpose_per_role: bool, sensitive: bool) -> str:
     if coordinate.startswith("Gateway."):
         return "use" if engine.can_use([role], coordinate) else "denied"
     best: Decision = engine.decide([role], None, coordinate)
-    if purpose_per_role and best.reason in ("purpose_required", "purpose_not_allowed"):
+    if purpose_per_role and sensitive and best.effect != "allow":  # a purpose may lift it (aggregate -> allow)
         for purpose in engine.purposes():
             d = engine.decide([role], purpose, coordinate)
             if _RANK[d.effect] > _RANK[best.effect]:
@@ -49,7 +51,8 @@ def matrix(engine: PolicyEngine, field_meta: Mapping[str, Mapping[str, Any]],
         row = {"field": coordinate, "department": str(meta.get("department") or "gateway"),
                "sensitivity": str(meta.get("sensitive") or "")}
         for role in roles:
-            row[role] = _cell(engine, role, coordinate, purpose_per_role)
+            row[role] = _cell(engine, role, coordinate, purpose_per_role,
+                              meta.get("sensitive") in PURPOSE_CATEGORIES)
         rows.append(row)
     return rows
 

@@ -46,13 +46,17 @@ class Executor:
         self.row_keys: dict[str, frozenset[str]] = {}
 
     async def prepare(self) -> None:
-        """Load relationship row scopes (e.g. a family doctor's contracted residents) once per request."""
+        """Load relationship row scopes (e.g. a family doctor's contracted residents) once per request.
+
+        Person records of departments carry at most a committee code, hence the committee
+        prefix; the keys only restrict rows that are themselves scoped.
+        """
         ctx = self.ctx
         if ctx.row_keys is None:
             keys: dict[str, frozenset[str]] = {}
             for entity, coord in ctx.access.row_rules:
                 rtype, rfield = coord.split(".", 1)
-                recs, _ = await self.list_root(rtype, ListQuery(scope=self.scope, limit=None,
+                recs, _ = await self.list_root(rtype, ListQuery(scope=self.scope[:12], limit=None,
                                                                 filters={rfield: Eq((ctx.principal.user,))}))
                 found = frozenset(str(r[KEYS[entity]]) for r in recs if r.get(KEYS[entity]) is not None)
                 keys[entity] = keys[entity] & found if entity in keys else found

@@ -75,7 +75,23 @@ def years_ago(today: dt.date, n: int) -> dt.date:
         return today.replace(year=today.year - n, day=28)
 
 
+def record_scope(scope: str) -> str:
+    """Scope for fetching key sets from departments' person records.
+
+    Those records carry at most a committee code, so a finer scope would find none; the
+    key set only restricts a root query that is itself scoped, so nothing leaves the gateway.
+    """
+    return scope[:12]
+
+
+def places_given(f: Any) -> bool:
+    return any(getattr(f, a, None) is not None for a in ("committee", "compound", "building"))
+
+
 async def plan(ex: Executor, entity: str, f: Any) -> Plan:
+    if f is not None and places_given(f):
+        # narrowing by place reveals where the rows are: only for callers who may read that
+        require(ex, f"{entity}.jurisdictionCode", "committee/compound/building")
     p = Plan(narrow(ex.scope, f) if f is not None else ex.scope)
     if entity in ex.row_keys:
         p.keys_in = tuple(sorted(ex.row_keys[entity]))
@@ -105,7 +121,7 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
         elif v is not True:
             _bad(arg)
         filters = {rfield: Eq((_value(v),))} if rfield else {}
-        records, _ = await ex.list_root(rtype, ListQuery(scope=p.scope, filters=filters, limit=None))
+        records, _ = await ex.list_root(rtype, ListQuery(scope=record_scope(p.scope), filters=filters, limit=None))
         keysets.append({r["idNumber"] for r in records if r.get("idNumber")})
     if p.keys_in is not None:
         keysets.append(set(p.keys_in))

@@ -16,7 +16,14 @@ from resolvers.selection import Sel, field_selection
 from resolvers.stats import run_stats
 from schema.connection import Connection, decode_cursor, encode_cursor
 from schema.inputs import (
-    BuildingFilter, EventFilter, HouseFilter, PersonFilter, PlaceFilter, ShopFilter, StatsDimension, StatsSubject,
+    BuildingFilter,
+    EventFilter,
+    HouseFilter,
+    PersonFilter,
+    PlaceFilter,
+    ShopFilter,
+    StatsDimension,
+    StatsSubject,
 )
 from schema.stats import StatsResult
 from schema.types import Building, Committee, Event, House, Node, Person, Shop

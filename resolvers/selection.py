@@ -9,21 +9,53 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import (
-    FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLIncludeDirective, GraphQLList, GraphQLNonNull,
-    GraphQLObjectType, GraphQLInterfaceType, GraphQLSchema, GraphQLSkipDirective, InlineFragmentNode,
-    OperationDefinitionNode, SelectionSetNode,
+    BooleanValueNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    value_from_ast_untyped,
 )
-from graphql.execution.values import get_directive_values
 
 Sel = dict[str, "Sel"]  # field name -> sub-selection ({} for a leaf)
 
 
+def _condition(node: Any, name: str, variables: Mapping[str, Any]) -> bool | None:
+    """The boolean `if:` of @skip/@include on ``node``, literal or from a variable."""
+    for d in node.directives or ():
+        if d.name.value != name:
+            continue
+        for arg in d.arguments:
+            if arg.name.value != "if":
+                continue
+            v = arg.value
+            if isinstance(v, VariableNode):
+                return bool(variables.get(v.name.value))
+            if isinstance(v, BooleanValueNode):
+                return v.value
+    return None
+
+
 def _included(node: Any, variables: Mapping[str, Any]) -> bool:
-    skip = get_directive_values(GraphQLSkipDirective, node, variables)
-    if skip and skip.get("if"):
-        return False
-    inc = get_directive_values(GraphQLIncludeDirective, node, variables)
-    return not (inc is not None and not inc.get("if"))
+    return _condition(node, "skip", variables) is not True and _condition(node, "include", variables) is not False
+
+
+def with_defaults(operation: OperationDefinitionNode, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Request variables plus the operation's declared defaults (as the executor sees them)."""
+    out = dict(variables)
+    for vd in operation.variable_definitions or ():
+        name = vd.variable.name.value
+        if name not in out and vd.default_value is not None:
+            out[name] = value_from_ast_untyped(vd.default_value)
+    return out
 
 
 def merge_fields(selection_sets: Sequence[SelectionSetNode | None], fragments: Mapping[str, FragmentDefinitionNode],
@@ -51,8 +83,10 @@ def merge_fields(selection_sets: Sequence[SelectionSetNode | None], fragments: M
 
 
 def field_selection(field_nodes: Sequence[FieldNode], fragments: Mapping[str, FragmentDefinitionNode],
-                    variables: Mapping[str, Any]) -> Sel:
-    return merge_fields([f.selection_set for f in field_nodes], fragments, variables)
+                    variables: Any) -> Sel:
+    """``variables``: the executor's coerced values (defaults applied), a mapping or VariableValues."""
+    coerced = getattr(variables, "coerced", variables)
+    return merge_fields([f.selection_set for f in field_nodes], fragments, coerced)
 
 
 def _named(t: Any) -> Any:
@@ -74,7 +108,8 @@ def coordinates(schema: GraphQLSchema, operation: OperationDefinitionNode,
     root = schema.get_root_type(operation.operation)
     if root is None:
         return
-    yield from _walk(schema, root, operation.selection_set, fragments, variables, (), frozenset())
+    yield from _walk(schema, root, operation.selection_set, fragments, with_defaults(operation, variables), (),
+                     frozenset())
 
 
 def _walk(schema: GraphQLSchema, parent: Any, ss: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode],

@@ -7,12 +7,13 @@ category), counted in the owning department (GROUP BY push-down). Two rules:
 1. A requested cell with fewer than k units is suppressed (count null, flagged).
 2. Released counts never contain a small finest cell's true size: each finest cell with
    0 < n < k contributes 0 or k, drawn once by keyed, unbiased random rounding
-   (P(k) = n/k); cells of k or more contribute exactly.
+   (P(k) = n/k); cells of k or more contribute exactly. A released cell is at least k.
 
-The only filters are place filters, which select whole buildings. So any released number,
-and any difference of released numbers, is a sum of exact large cells and rounded small
-ones: complementary queries cannot recover the size of a suppressed cell or isolate a
-person, and totals stay unbiased (suppressing small cells outright would undercount the
+The only filters are place filters, which select whole buildings. So any released number
+is a sum of exact large finest cells plus a multiple of k, and any difference of two
+released numbers over the same units differs from exact large cells by a multiple of k:
+complementary queries cannot recover the size of a suppressed cell or isolate a person,
+and totals stay unbiased (suppressing small cells outright would undercount the
 oldest age bands badly).
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from adapters.base import Eq, GroupBy, ListQuery
 from common.errors import BadRequestError, UnauthorizedFieldError
 from resolvers.access import AGGREGATE, ALLOW
 from resolvers.execute import Executor
-from resolvers.filters import narrow
+from resolvers.filters import narrow, places_given, record_scope
 from schema.enums import AgeBand
 from schema.inputs import StatsDimension, StatsSubject
 
@@ -66,7 +67,8 @@ async def finest(ex: Executor, subject: StatsSubject, scope: str) -> dict[tuple[
         return dict(await ex.aggregate("Shop", q, [bld, GroupBy("category")]))
     year = dt.date.today().year
     dims = [bld, GroupBy("birthDate", "year"), GroupBy("gender")]
-    alone_recs, _ = await ex.list_root("Welfare", ListQuery(scope=scope, filters={"livingAlone": Eq((True,))},
+    alone_recs, _ = await ex.list_root("Welfare", ListQuery(scope=record_scope(scope),
+                                                            filters={"livingAlone": Eq((True,))},
                                                             limit=None))
     alone_keys = tuple(sorted({r["idNumber"] for r in alone_recs if r.get("idNumber")}))
     every = await ex.aggregate("Person", q, dims)
@@ -91,6 +93,12 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
                     place: Any) -> dict[str, Any]:
     _entity, _root, allowed = SUBJECTS[subject]
     access = ex.ctx.access
+    entity = SUBJECTS[subject][0]
+    if any(d in PLACES for d in group_by) or (place is not None and places_given(place)):
+        coord = f"{entity}.jurisdictionCode"  # grouping or filtering by place reveals where units are
+        if access.enforced(coord) not in (ALLOW, AGGREGATE):
+            raise UnauthorizedFieldError(f"grouping or filtering by place needs {coord}", coordinate=coord,
+                                         argument="groupBy/filter")
     for d in group_by:
         if d in PLACES:
             continue
@@ -121,8 +129,8 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
         if true[gkey] < k:
             cell["count"], cell["suppressed"] = None, True
             suppressed += 1
-        else:
-            cell["count"], cell["suppressed"] = released[gkey], False
+        else:  # at least k units: never shown as fewer, even when its small parts all rounded down
+            cell["count"], cell["suppressed"] = max(released[gkey], k), False
         out.append(cell)
     return {"k": k, "cells": out, "suppressedCells": suppressed,
             "total": sum(c["count"] for c in out if c["count"] is not None)}

@@ -8,7 +8,8 @@ import typing
 from typing import Any
 
 from adapters.base import FieldType
-from schema import records, types as entity_types
+from schema import records
+from schema import types as entity_types
 
 RECORD_TYPES: tuple[type, ...] = (
     records.Welfare, records.HealthRecord, records.Employment, records.Disability, records.VeteranStatus,

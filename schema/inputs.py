@@ -11,7 +11,14 @@ from enum import Enum
 import strawberry
 
 from schema.enums import (
-    AgeBand, CareLevel, DisabilityCategory, FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory,
+    AgeBand,
+    CareLevel,
+    DisabilityCategory,
+    FoodSafetyGrade,
+    Gender,
+    PropertyType,
+    RegistrationType,
+    ShopCategory,
 )
 
 

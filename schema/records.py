@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.enums import (
-    CareLevel, CaseStatus, DisabilityCategory, EducationStage, EmploymentStatus, FireCheckResult,
-    InspectionResult, PensionStatus, VeteranCategory,
+    CareLevel,
+    CaseStatus,
+    DisabilityCategory,
+    EducationStage,
+    EmploymentStatus,
+    FireCheckResult,
+    InspectionResult,
+    PensionStatus,
+    VeteranCategory,
 )
 from schema.meta import src
 
@@ -49,7 +56,8 @@ class Employment:
 @strawberry.type(description="Disabled persons' federation: disability certificate.")
 class Disability:
     idNumber: str | None = src("disability", "ID number the record is filed under.", "identity", mask="id_number")
-    certificateNumber: str | None = src("disability", "Disability certificate number.", "disability")
+    certificateNumber: str | None = src("disability", "Disability certificate number (the holder's ID number plus "
+                                        "two digits, so it is masked like one).", "disability", mask="id_number")
     category: DisabilityCategory | None = src("disability", "Disability category.", "disability")
     grade: int | None = src("disability", "Disability grade (1 = most severe).", "disability")
 

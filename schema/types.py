@@ -14,8 +14,20 @@ import strawberry
 from schema.enums import FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory
 from schema.meta import src
 from schema.records import (
-    Appearance, Complaint, ConstructionCase, Disability, Education, Employment, EventRegistration, FireCheck, HealthRecord,
-    Inspection, VeteranStatus, Violation, WaterAccount, Welfare,
+    Appearance,
+    Complaint,
+    ConstructionCase,
+    Disability,
+    Education,
+    Employment,
+    EventRegistration,
+    FireCheck,
+    HealthRecord,
+    Inspection,
+    VeteranStatus,
+    Violation,
+    WaterAccount,
+    Welfare,
 )
 
 

@@ -1,4 +1,5 @@
-"""Shared session fixtures: a small demo dataset, the seven demo HTTP services, the adapter registry.
+"""Shared session fixtures: a small demo dataset, the seven demo HTTP services, the adapter registry,
+and real gateways on loopback ports over them (``api``, ``make_api(**settings)``).
 
 The dataset (3,000 persons) is generated once and cached under .pytest_cache/demo-3000
 (regenerated only when its manifest no longer matches); services run on free ports.
@@ -6,13 +7,19 @@ The dataset (3,000 persons) is generated once and cached under .pytest_cache/dem
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ADAPTERS_DIR = ROOT / "adapters"
+from adapters.registry import Registry
+from gateway.app import Gateway
+from gateway.embedded import EmbeddedServer
+from gateway.settings import load_settings
+from schema.build import catalogue as build_catalogue
+from tests.helpers import ADAPTERS_DIR, ROOT, Api
+
 DEMO_PERSONS = 3000
 DEMO_DIR = ROOT / ".pytest_cache" / f"demo-{DEMO_PERSONS}"
 
@@ -53,3 +60,29 @@ async def registry(demo_env: dict[str, str], catalogue) -> AsyncIterator[object]
         yield reg
     finally:
         await reg.close()
+
+
+@pytest.fixture(scope="session")
+def make_api(demo_env: dict[str, str]) -> Iterator[Callable[..., Api]]:
+    servers: dict[tuple[Any, ...], tuple[EmbeddedServer, Api]] = {}
+
+    def make(env: dict[str, str] | None = None, engine: Any = None, **overrides: Any) -> Api:
+        key = (tuple(sorted(overrides.items())), tuple(sorted((env or {}).items())), id(engine) if engine else None)
+        if key not in servers:
+            settings = load_settings(env={}, **overrides)
+            registry = Registry.from_dir(settings.adapters_dir, build_catalogue(), {**demo_env, **(env or {})})
+            gw = Gateway(settings, registry=registry, engine=engine)
+            srv = EmbeddedServer(gw)
+            servers[key] = (srv, Api(srv.base, settings, gw))
+        return servers[key][1]
+
+    yield make
+    for srv, _ in servers.values():  # signal all first, then wait: they stop in parallel
+        srv.server.should_exit = True
+    for srv, _ in servers.values():
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()

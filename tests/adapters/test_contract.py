@@ -21,7 +21,6 @@ from adapters.registry import load_specs
 from common.errors import FilterNotAllowedError
 from schema.build import catalogue as build_catalogue
 
-
 ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "adapters"
 SUBDISTRICT = "310107005"
 PY_TYPES: dict[str, tuple[type, ...]] = {

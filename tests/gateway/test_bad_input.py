@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from resolvers.ids import IdCodec
-from tests.gateway.conftest import Api, codes
+from tests.helpers import Api, codes
 
 PERSONS = "{ persons(first: 2) { totalCount edges { node { id gender } } } }"
 LEAKS = ("Traceback", "traceback", "sqlite", "SELECT", "127.0.0.1", "localhost", "/work/", "site-packages", ".py\"",
@@ -309,7 +309,7 @@ def test_cursor_far_beyond_the_end_is_an_empty_page(api: Api, dev: str) -> None:
                                   "310107005001 ", "-31010700500", "3" * 40, "310107005001' OR 1=1 --"])
 @pytest.mark.parametrize("attr", ["committee", "compound", "building"])
 def test_malformed_place_code_is_invalid_jurisdiction(api: Api, dev: str, attr: str, code: str) -> None:
-    r = api.post(f"query($f: PersonFilter) {{ persons(first: 2, filter: $f) {{ totalCount }} }}", dev,
+    r = api.post("query($f: PersonFilter) { persons(first: 2, filter: $f) { totalCount } }", dev,
                  {"f": {attr: code}})
     assert r.status_code == 200, r.text
     body = r.json()

@@ -21,8 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ADAPTERS_DIR
-from tests.gateway.conftest import Api, codes
+from tests.helpers import ADAPTERS_DIR, Api, codes
 
 DEPARTMENT_CODES = {"DEPARTMENT_UNAVAILABLE", "DEPARTMENT_TIMEOUT", "DEPARTMENT_BAD_RESPONSE"}
 FAST_TIMEOUT_S = 0.5
@@ -447,7 +446,7 @@ def test_ledger_with_undecodable_bytes_in_one_row_serves_the_good_ones(
     """One row with bytes that are not UTF-8 (a mis-saved export) must not take the whole ledger down."""
     adapters, ledger = ledger_copy
     with ledger.open("ab") as f:
-        f.write("310107199001011234,".encode() + "王某".encode("gbk") + b",1,\xff\xfe,1999,310107005001001001,1\n")
+        f.write(b"310107199001011234," + "王某".encode("gbk") + b",1,\xff\xfe,1999,310107005001001001,1\n")
     api = make_api(adapters_dir=adapters)
     got = veterans(api)
     assert got["totalCount"] == baseline["totalCount"]

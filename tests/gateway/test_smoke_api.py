@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.gateway.conftest import codes
+from tests.helpers import codes
 
 
 def test_developer_reads_persons(api) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from policies.masks import MASKS, apply_mask, mask_address, mask_id_number, mask_name, mask_phone
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import Api, api, codes, make_api  # noqa: F401  (fixtures)
+from tests.helpers import Api, codes
 
 SUB = "310107005"
 OFFICER = "subdistrict_officer"
@@ -28,12 +28,12 @@ def nodes(conn: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def officer(api: Api) -> str:  # noqa: F811
+def officer(api: Api) -> str:
     return api.token(OFFICER)
 
 
 @pytest.fixture(scope="module")
-def committees(api: Api, officer: str) -> list[str]:  # noqa: F811
+def committees(api: Api, officer: str) -> list[str]:
     data = gql(api, "{ committees(first: 100) { totalCount edges { node { code name } } } }", officer)
     codes_ = [n["code"] for n in nodes(data["committees"])]
     assert len(codes_) == data["committees"]["totalCount"] > 1
@@ -41,7 +41,7 @@ def committees(api: Api, officer: str) -> list[str]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def everyone(api: Api, officer: str) -> list[dict[str, Any]]:  # noqa: F811
+def everyone(api: Api, officer: str) -> list[dict[str, Any]]:
     """Every person of the subdistrict, in one page."""
     data = gql(api, """{ persons(first: 1000) { totalCount pageInfo { hasNextPage endCursor } edges { node {
         id gender age jurisdictionCode houseCode welfare { livingAlone } } } } }""", officer)
@@ -61,7 +61,7 @@ PAGE = """query($f: PersonFilter, $n: Int, $a: String) { persons(first: $n, afte
     edges { cursor node { id jurisdictionCode } } } }"""
 
 
-def walk(api: Api, tok: str, f: dict[str, Any] | None, n: int) -> tuple[list[str], set[int]]:  # noqa: F811
+def walk(api: Api, tok: str, f: dict[str, Any] | None, n: int) -> tuple[list[str], set[int]]:
     ids: list[str] = []
     totals: set[int] = set()
     after = None
@@ -88,7 +88,7 @@ def walk(api: Api, tok: str, f: dict[str, Any] | None, n: int) -> tuple[list[str
 # --- pagination ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("level", "n"), [("committee", 19), ("committee", 100), ("committee", 333),
                                          ("building", 1), ("building", 4)])
-def test_pagination_walks_a_place_without_gaps_or_duplicates(api: Api, officer: str,  # noqa: F811
+def test_pagination_walks_a_place_without_gaps_or_duplicates(api: Api, officer: str,
                                                              everyone: list[dict[str, Any]], level: str,
                                                              n: int) -> None:
     sizes = Counter(p["jurisdictionCode"][: 12 if level == "committee" else 18] for p in everyone)
@@ -100,7 +100,7 @@ def test_pagination_walks_a_place_without_gaps_or_duplicates(api: Api, officer: 
     assert totals == {len(expected)}
 
 
-def test_pagination_order_is_stable(api: Api, officer: str, committees: list[str]) -> None:  # noqa: F811
+def test_pagination_order_is_stable(api: Api, officer: str, committees: list[str]) -> None:
     f = {"committee": committees[0]}
     a, _ = walk(api, officer, f, 25)
     b, _ = walk(api, officer, f, 40)
@@ -109,7 +109,7 @@ def test_pagination_order_is_stable(api: Api, officer: str, committees: list[str
     assert [e["node"]["id"] for e in whole["edges"]] == a
 
 
-def test_committee_counts_add_up(api: Api, officer: str, committees: list[str],  # noqa: F811
+def test_committee_counts_add_up(api: Api, officer: str, committees: list[str],
                                  everyone: list[dict[str, Any]]) -> None:
     total = 0
     for c in committees:
@@ -117,13 +117,13 @@ def test_committee_counts_add_up(api: Api, officer: str, committees: list[str], 
     assert total == len(everyone)
 
 
-def test_default_page_size(api: Api, officer: str) -> None:  # noqa: F811
+def test_default_page_size(api: Api, officer: str) -> None:
     conn = gql(api, "{ persons { edges { cursor } pageInfo { hasNextPage } } }", officer)["persons"]
     assert len(conn["edges"]) == api.settings.default_page
     assert conn["pageInfo"]["hasNextPage"] is True
 
 
-def test_last_page_exactly(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:  # noqa: F811
+def test_last_page_exactly(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:
     n = 1000
     after = None
     seen = 0
@@ -146,7 +146,7 @@ FILTERED = """query($f: PersonFilter, $a: String) { persons(first: 1000, after: 
     pageInfo { hasNextPage endCursor } edges { node { id gender age jurisdictionCode welfare { livingAlone } } } } }"""
 
 
-def filtered(api: Api, tok: str, f: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: F811
+def filtered(api: Api, tok: str, f: dict[str, Any]) -> list[dict[str, Any]]:
     """Every person matching ``f``, across pages."""
     out: list[dict[str, Any]] = []
     after = None
@@ -160,7 +160,7 @@ def filtered(api: Api, tok: str, f: dict[str, Any]) -> list[dict[str, Any]]:  # 
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(60, None), (None, 17), (30, 40), (65, 65), (0, 200)])
-def test_age_range(api: Api, officer: str, everyone: list[dict[str, Any]], lo: int | None,  # noqa: F811
+def test_age_range(api: Api, officer: str, everyone: list[dict[str, Any]], lo: int | None,
                    hi: int | None) -> None:
     got = filtered(api, officer, {"ageMin": lo, "ageMax": hi})
     want = {p["id"] for p in everyone if (lo is None or p["age"] >= lo) and (hi is None or p["age"] <= hi)}
@@ -168,17 +168,17 @@ def test_age_range(api: Api, officer: str, everyone: list[dict[str, Any]], lo: i
     assert want
 
 
-def test_empty_age_range(api: Api, officer: str) -> None:  # noqa: F811
+def test_empty_age_range(api: Api, officer: str) -> None:
     assert filtered(api, officer, {"ageMin": 50, "ageMax": 40}) == []
 
 
 @pytest.mark.parametrize("gender", ["MALE", "FEMALE"])
-def test_gender(api: Api, officer: str, everyone: list[dict[str, Any]], gender: str) -> None:  # noqa: F811
+def test_gender(api: Api, officer: str, everyone: list[dict[str, Any]], gender: str) -> None:
     got = filtered(api, officer, {"gender": gender})
     assert {p["id"] for p in got} == {p["id"] for p in everyone if p["gender"] == gender}
 
 
-def test_living_alone(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:  # noqa: F811
+def test_living_alone(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:
     got = filtered(api, officer, {"livingAlone": True})
     want = {p["id"] for p in everyone if (p["welfare"] or {}).get("livingAlone") is True}
     assert want
@@ -186,7 +186,7 @@ def test_living_alone(api: Api, officer: str, everyone: list[dict[str, Any]]) ->
     assert all(p["welfare"]["livingAlone"] is True for p in got)
 
 
-def test_combined_filters_intersect(api: Api, officer: str, everyone: list[dict[str, Any]],  # noqa: F811
+def test_combined_filters_intersect(api: Api, officer: str, everyone: list[dict[str, Any]],
                                    committees: list[str]) -> None:
     f = {"livingAlone": True, "ageMin": 70, "gender": "FEMALE", "committee": committees[2]}
     got = filtered(api, officer, f)
@@ -195,7 +195,7 @@ def test_combined_filters_intersect(api: Api, officer: str, everyone: list[dict[
     assert {p["id"] for p in got} == want
 
 
-def test_has_disability_needs_a_purpose_and_then_filters(api: Api) -> None:  # noqa: F811
+def test_has_disability_needs_a_purpose_and_then_filters(api: Api) -> None:
     q = "{ persons(first: 1000, filter: {hasDisability: true}) { totalCount edges { node { id disability { grade } } } } }"
     body = api.gql(q, api.token(OFFICER))
     assert "UNAUTHORIZED_FIELD_OR_TYPE" in codes(body)
@@ -206,20 +206,20 @@ def test_has_disability_needs_a_purpose_and_then_filters(api: Api) -> None:  # n
     assert all(n["disability"] is not None and n["disability"]["grade"] is not None for n in nodes(conn))
 
 
-def test_has_disability_false_is_refused(api: Api) -> None:  # noqa: F811
+def test_has_disability_false_is_refused(api: Api) -> None:
     body = api.gql("{ persons(first: 5, filter: {hasDisability: false}) { totalCount } }",
                    api.token(OFFICER, purpose="subsidy_review"))
     assert codes(body) == ["BAD_USER_INPUT"]
     assert body["data"]["persons"] is None
 
 
-def test_filter_on_a_field_the_role_cannot_read_is_refused(api: Api) -> None:  # noqa: F811
+def test_filter_on_a_field_the_role_cannot_read_is_refused(api: Api) -> None:
     body = api.gql("{ persons(first: 5, filter: {ageMin: 60}) { totalCount } }", api.token("culture_staff"))
     assert body["data"]["persons"] is None
     assert codes(body) and set(codes(body)) == {"UNAUTHORIZED_FIELD_OR_TYPE"}
 
 
-def test_place_narrowing(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:  # noqa: F811
+def test_place_narrowing(api: Api, officer: str, everyone: list[dict[str, Any]]) -> None:
     by_building = Counter(p["jurisdictionCode"] for p in everyone)
     building, n = by_building.most_common(1)[0]
     compound = building[:15]
@@ -234,7 +234,7 @@ def test_place_narrowing(api: Api, officer: str, everyone: list[dict[str, Any]])
     assert filtered(api, officer, {"committee": building[:12], "building": other}) == []
 
 
-def test_committee_filter_never_widens(api: Api, committees: list[str],  # noqa: F811
+def test_committee_filter_never_widens(api: Api, committees: list[str],
                                        everyone: list[dict[str, Any]]) -> None:
     mine, theirs = committees[0], committees[1]
     tok = api.token(OFFICER, jurisdiction=mine)
@@ -253,7 +253,7 @@ def test_committee_filter_never_widens(api: Api, committees: list[str],  # noqa:
 
 
 # --- the other roots --------------------------------------------------------------------------------
-def test_houses_root(api: Api, officer: str) -> None:  # noqa: F811
+def test_houses_root(api: Api, officer: str) -> None:
     conn = gql(api, """{ houses(first: 50) { totalCount edges { node {
         id addressCode address area propertyType jurisdictionCode building { code } } } } }""", officer)["houses"]
     assert conn["totalCount"] > 100
@@ -271,7 +271,7 @@ def test_houses_root(api: Api, officer: str) -> None:  # noqa: F811
     assert {x["propertyType"] for x in nodes(typed)} == {kind}
 
 
-def test_buildings_root(api: Api, officer: str) -> None:  # noqa: F811
+def test_buildings_root(api: Api, officer: str) -> None:
     conn = gql(api, """{ buildings(first: 100) { totalCount edges { node {
         id code name floors hasElevator compoundCode compound { code committee { code } } } } } }""", officer)["buildings"]
     assert conn["totalCount"] == len(conn["edges"]) > 1
@@ -283,7 +283,7 @@ def test_buildings_root(api: Api, officer: str) -> None:  # noqa: F811
     assert {n["hasElevator"] for n in nodes(lift)} <= {True}
 
 
-def test_committees_root(api: Api, officer: str, committees: list[str]) -> None:  # noqa: F811
+def test_committees_root(api: Api, officer: str, committees: list[str]) -> None:
     conn = gql(api, "{ committees(first: 100) { edges { node { id code name subdistrict { code name } "
                     "compounds { code } } } } }", officer)["committees"]
     for c in nodes(conn):
@@ -292,7 +292,7 @@ def test_committees_root(api: Api, officer: str, committees: list[str]) -> None:
         assert all(x["code"].startswith(c["code"]) for x in c["compounds"])
 
 
-def test_shops_root(api: Api, officer: str) -> None:  # noqa: F811
+def test_shops_root(api: Api, officer: str) -> None:
     conn = gql(api, "{ shops(first: 1000) { totalCount edges { node { id creditCode name category "
                     "licenceHolder jurisdictionCode } } } }", officer)["shops"]
     assert conn["totalCount"] == len(conn["edges"]) > 10
@@ -302,7 +302,7 @@ def test_shops_root(api: Api, officer: str) -> None:  # noqa: F811
     assert got["totalCount"] == cat[1]
 
 
-def test_events_root(api: Api, officer: str) -> None:  # noqa: F811
+def test_events_root(api: Api, officer: str) -> None:
     conn = gql(api, "{ events(first: 1000) { totalCount edges { node { id eventId title date category "
                     "jurisdictionCode } } } }", officer)["events"]
     assert conn["totalCount"] == len(conn["edges"]) > 0
@@ -326,12 +326,12 @@ TYPES = {"persons": ("Person", "gender"), "houses": ("House", "addressCode"), "b
 
 
 @pytest.fixture(scope="module")
-def some_ids(api: Api, officer: str) -> dict[str, list[dict[str, Any]]]:  # noqa: F811
+def some_ids(api: Api, officer: str) -> dict[str, list[dict[str, Any]]]:
     data = gql(api, IDS, officer)
     return {root: nodes(conn) for root, conn in data.items()}
 
 
-def test_node_round_trips(api: Api, officer: str, some_ids: dict[str, list[dict[str, Any]]]) -> None:  # noqa: F811
+def test_node_round_trips(api: Api, officer: str, some_ids: dict[str, list[dict[str, Any]]]) -> None:
     seen: set[str] = set()
     for root, objs in some_ids.items():
         tname, key = TYPES[root]
@@ -345,7 +345,7 @@ def test_node_round_trips(api: Api, officer: str, some_ids: dict[str, list[dict[
             assert got[key] == o[key]
 
 
-def test_ids_are_stable_and_opaque(api: Api, officer: str, some_ids: dict[str, list[dict[str, Any]]]) -> None:  # noqa: F811
+def test_ids_are_stable_and_opaque(api: Api, officer: str, some_ids: dict[str, list[dict[str, Any]]]) -> None:
     again = {root: nodes(conn) for root, conn in gql(api, IDS, officer).items()}
     assert again == some_ids
     for objs in some_ids.values():
@@ -355,7 +355,7 @@ def test_ids_are_stable_and_opaque(api: Api, officer: str, some_ids: dict[str, l
                     assert v not in o["id"]
 
 
-def test_typed_roots_refuse_other_types(api: Api, officer: str,  # noqa: F811
+def test_typed_roots_refuse_other_types(api: Api, officer: str,
                                         some_ids: dict[str, list[dict[str, Any]]]) -> None:
     house = some_ids["houses"][0]["id"]
     person = some_ids["persons"][0]["id"]
@@ -368,7 +368,7 @@ def test_typed_roots_refuse_other_types(api: Api, officer: str,  # noqa: F811
     assert gql(api, "query($id: ID!) { shop(id: $id) { id } }", officer, {"id": shop})["shop"]["id"] == shop
 
 
-def test_node_outside_jurisdiction_is_not_found(api: Api, committees: list[str],  # noqa: F811
+def test_node_outside_jurisdiction_is_not_found(api: Api, committees: list[str],
                                                 everyone: list[dict[str, Any]]) -> None:
     tok = api.token(OFFICER, jurisdiction=committees[0])
     inside = next(p for p in everyone if p["jurisdictionCode"].startswith(committees[0]))
@@ -380,14 +380,14 @@ def test_node_outside_jurisdiction_is_not_found(api: Api, committees: list[str],
         assert body["data"] == {root: None}
 
 
-def test_ids_from_another_gateway_key_are_not_found(make_api, some_ids: dict[str, list[dict[str, Any]]]) -> None:  # noqa: F811
+def test_ids_from_another_gateway_key_are_not_found(make_api, some_ids: dict[str, list[dict[str, Any]]]) -> None:
     other = make_api(id_secret="another-id-secret-for-this-test")
     body = other.gql(NODE, other.token(OFFICER), {"id": some_ids["persons"][0]["id"]})
     assert codes(body) == ["NOT_FOUND"]
 
 
 # --- relations --------------------------------------------------------------------------------------
-def test_shop_relations_resolve(api: Api, officer: str) -> None:  # noqa: F811
+def test_shop_relations_resolve(api: Api, officer: str) -> None:
     shops = nodes(gql(api, """{ shops(first: 1000) { edges { node { creditCode jurisdictionCode
         building { code }
         inspections { inspectionId creditCode date result }
@@ -407,7 +407,7 @@ def test_shop_relations_resolve(api: Api, officer: str) -> None:  # noqa: F811
     assert all(s["building"]["code"] == s["jurisdictionCode"] for s in shops if s["building"])
 
 
-def test_house_relations_resolve(api: Api, officer: str) -> None:  # noqa: F811
+def test_house_relations_resolve(api: Api, officer: str) -> None:
     houses = nodes(gql(api, """{ houses(first: 1000) { edges { node { addressCode
         water { addressCode meterNumber lastReading }
         residents { id houseCode gender }
@@ -421,7 +421,7 @@ def test_house_relations_resolve(api: Api, officer: str) -> None:  # noqa: F811
     assert all(c["addressCode"] == h["addressCode"] for h in houses for c in h["complaints"] or [])
 
 
-def test_house_construction_cases_resolve(make_api) -> None:  # noqa: F811
+def test_house_construction_cases_resolve(make_api) -> None:
     """Checked in dry_run: the join itself, independent of the policy."""
     dry = make_api(auth_mode="dry_run")
     houses = nodes(gql(dry, "{ houses(first: 1000) { edges { node { addressCode "
@@ -431,7 +431,7 @@ def test_house_construction_cases_resolve(make_api) -> None:  # noqa: F811
     assert all(c["addressCode"] == h["addressCode"] for h in with_cases for c in h["constructionCases"])
 
 
-def test_some_role_may_read_construction_cases(api: Api) -> None:  # noqa: F811
+def test_some_role_may_read_construction_cases(api: Api) -> None:
     """House.constructionCases is granted to place roles, but no role may read a ConstructionCase field."""
     readers = []
     for role in ("subdistrict_officer", "committee_worker", "committee_secretary", "inspector"):
@@ -442,7 +442,7 @@ def test_some_role_may_read_construction_cases(api: Api) -> None:  # noqa: F811
     assert readers, "no role can read illegal-construction cases"
 
 
-def test_event_registrations_and_registrants(api: Api) -> None:  # noqa: F811
+def test_event_registrations_and_registrants(api: Api) -> None:
     tok = api.token("developer")
     events = nodes(gql(api, """{ events(first: 1000) { edges { node { eventId
         registrations { eventId registrationId attended person { id age gender } event { eventId } } } } } }""",
@@ -457,7 +457,7 @@ def test_event_registrations_and_registrants(api: Api) -> None:  # noqa: F811
     assert got == {"id": pid, "gender": with_person[0]["person"]["gender"]}
 
 
-def test_person_relations_and_reverse_joins_agree(api: Api, officer: str) -> None:  # noqa: F811
+def test_person_relations_and_reverse_joins_agree(api: Api, officer: str) -> None:
     persons = nodes(gql(api, "{ persons(first: 200) { edges { node { id houseCode "
                              "house { addressCode residents { id } } } } } }", officer)["persons"])
     assert all(p["house"]["addressCode"] == p["houseCode"] for p in persons if p["house"])
@@ -470,7 +470,7 @@ STATS = """query($s: StatsSubject!, $g: [StatsDimension!]!, $f: PlaceFilter) {
     cells { committee compound building ageBand gender livingAlone propertyType shopCategory count suppressed } } }"""
 
 
-def stats(api: Api, tok: str, subject: str, group: list[str], f: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: F811
+def stats(api: Api, tok: str, subject: str, group: list[str], f: dict[str, Any] | None = None) -> dict[str, Any]:
     s = gql(api, STATS, tok, {"s": subject, "g": group, "f": f})["stats"]
     assert s["k"] == api.settings.k_anonymity
     for c in s["cells"]:
@@ -481,7 +481,7 @@ def stats(api: Api, tok: str, subject: str, group: list[str], f: dict[str, Any] 
     return s  # type: ignore[no-any-return]
 
 
-def test_stats_for_the_subdistrict_officer(api: Api, officer: str, committees: list[str],  # noqa: F811
+def test_stats_for_the_subdistrict_officer(api: Api, officer: str, committees: list[str],
                                            everyone: list[dict[str, Any]]) -> None:
     s = stats(api, officer, "PERSONS", ["COMMITTEE"])
     assert s["cells"] and {c["committee"] for c in s["cells"]} <= set(committees)
@@ -494,7 +494,7 @@ def test_stats_for_the_subdistrict_officer(api: Api, officer: str, committees: l
             assert abs(c["count"] - per[c["committee"]]) < 0.2 * per[c["committee"]] + api.settings.k_anonymity
 
 
-def test_stats_are_consistent_across_groupings(api: Api, officer: str) -> None:  # noqa: F811
+def test_stats_are_consistent_across_groupings(api: Api, officer: str) -> None:
     totals = {g: stats(api, officer, "PERSONS", [g]) for g in ("AGE_BAND", "GENDER", "LIVING_ALONE", "COMMITTEE")}
     unsuppressed = {g: s["total"] for g, s in totals.items() if s["suppressedCells"] == 0}
     assert len(unsuppressed) >= 2
@@ -503,7 +503,7 @@ def test_stats_are_consistent_across_groupings(api: Api, officer: str) -> None: 
     assert again == totals["AGE_BAND"]  # deterministic: asking again learns nothing new
 
 
-def test_stats_suppress_small_cells(api: Api, officer: str) -> None:  # noqa: F811
+def test_stats_suppress_small_cells(api: Api, officer: str) -> None:
     s = stats(api, officer, "PERSONS", ["BUILDING", "AGE_BAND", "GENDER", "LIVING_ALONE"])
     assert s["suppressedCells"] > 0
     assert any(c["suppressed"] and c["count"] is None for c in s["cells"])
@@ -511,7 +511,7 @@ def test_stats_suppress_small_cells(api: Api, officer: str) -> None:  # noqa: F8
     assert s["total"] <= coarse["total"]
 
 
-def test_stats_for_the_district_analyst(api: Api) -> None:  # noqa: F811
+def test_stats_for_the_district_analyst(api: Api) -> None:
     tok = api.token("district_analyst", jurisdiction="310107")
     s = stats(api, tok, "PERSONS", ["COMMITTEE", "GENDER"])
     assert s["total"] > 0 and {c["gender"] for c in s["cells"]} <= {"MALE", "FEMALE"}
@@ -526,13 +526,13 @@ def test_stats_for_the_district_analyst(api: Api) -> None:  # noqa: F811
     assert codes(body) == ["UNAUTHORIZED_FIELD_OR_TYPE"]
 
 
-def test_stats_refuse_a_dimension_of_another_subject(api: Api, officer: str) -> None:  # noqa: F811
+def test_stats_refuse_a_dimension_of_another_subject(api: Api, officer: str) -> None:
     body = api.gql(STATS, officer, {"s": "SHOPS", "g": ["AGE_BAND"], "f": None})
     assert body["data"]["stats"] is None
     assert codes(body) == ["BAD_USER_INPUT"]
 
 
-def test_stats_denied_to_row_roles(api: Api) -> None:  # noqa: F811
+def test_stats_denied_to_row_roles(api: Api) -> None:
     body = api.gql(STATS, api.token("committee_worker"), {"s": "PERSONS", "g": ["COMMITTEE"], "f": None})
     assert body["data"]["stats"] is None
     assert codes(body) == ["UNAUTHORIZED_FIELD_OR_TYPE"]
