@@ -7,6 +7,7 @@ a real gateway on the 3,000-person demo; department calls are read from GET /met
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import time
 from collections import Counter
@@ -329,7 +330,7 @@ def test_complementary_stats_never_difference_out_a_small_cell(api, subject, dim
         by_place = stats(api, token, subject, [place])
         assert_no_differencing(whole["total"], list(released(by_place, ["committee" if place == "COMMITTEE" else
                                                                          field_of[place]]).values()), place)
-        for coarse, fine in zip(chain, chain[1:]):
+        for coarse, fine in itertools.pairwise(chain):
             a = released(stats(api, token, subject, coarse), [field_of[d] for d in coarse])
             b = released(stats(api, token, subject, fine), [field_of[d] for d in fine])
             for key, n in a.items():

@@ -25,7 +25,7 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GATEWAY, *args], capture_output=True, text=True, cwd=PROJECT, env=env or CLEAN_ENV,
+    return subprocess.run(check=False, args=[GATEWAY, *args], capture_output=True, text=True, cwd=PROJECT, env=env or CLEAN_ENV,
                           timeout=timeout)
 
 

@@ -30,7 +30,7 @@ def token(env: dict[str, str], role: str, *extra: str) -> str:
 
 
 def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    out = subprocess.run(check=False, args=["pgrep", "-P", str(pid)], capture_output=True, text=True)
     return [int(x) for x in out.stdout.split()]
 
 

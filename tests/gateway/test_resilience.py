@@ -437,7 +437,7 @@ def test_ledger_with_garbage_rows_serves_the_good_ones(make_api: Callable[..., A
     assert got["totalCount"] == baseline["totalCount"]
     assert ids(got) == ids(baseline)
     assert all(e["node"]["veteran"] is not None for e in got["edges"])
-    status, ready = readyz(api)
+    _status, ready = readyz(api)
     assert adapter_status(ready)["veterans"] == "up", ready
 
 
