@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 Record = dict[str, Any]
+# Aliases for annotations inside adapter classes, where the method `list` shadows the builtin.
+Records = list[Record]
+Rows = list[dict[str, Any]]
+Cells = list[tuple[tuple[Any, ...], int]]  # (group values, count)
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class Adapter(Protocol):
 
     async def list(self, entity: str, query: ListQuery) -> Page: ...
 
-    async def aggregate(self, entity: str, query: ListQuery, group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]: ...
+    async def aggregate(self, entity: str, query: ListQuery, group_by: Sequence[GroupBy]) -> Cells: ...
 
     async def health(self) -> Health: ...
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter, Histogram
 
-from adapters.base import GroupBy, Health, ListQuery, Page
+from adapters.base import Cells, GroupBy, Health, ListQuery, Page
 from common.errors import AdapterError, AdapterTimeoutError, AdapterUnavailableError
 
 T = TypeVar("T")
@@ -98,7 +98,7 @@ class Guarded:
         return await self._call("list", lambda: self.inner.list(entity, query))
 
     async def aggregate(self, entity: str, query: ListQuery,
-                        group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+                        group_by: Sequence[GroupBy]) -> Cells:
         return await self._call("aggregate", lambda: self.inner.aggregate(entity, query, group_by))
 
     async def health(self) -> Health:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
-from adapters.base import Eq, Health, ListQuery, Page, Range, Record
+from adapters.base import Eq, Health, ListQuery, Page, Range, Records, Rows
 from adapters.kind import BaseAdapter
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
@@ -80,7 +80,7 @@ class HttpAdapter(BaseAdapter):
                                        department=self.name)
         return items
 
-    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         m = self.maps[entity]
         es = m.spec
         if field == m.key and es.batch is not None:
@@ -150,7 +150,7 @@ class HttpAdapter(BaseAdapter):
         return Page([m.convert(i) for i in items], total)
 
     async def _page_through(self, lst: HttpList, params: dict[str, Any], offset: int, limit: int | None,
-                            count: bool) -> tuple[list[dict[str, Any]], int | None]:
+                            count: bool) -> tuple[Rows, int | None]:
         p = lst.paging
         size = p.max_size
         want = None if limit is None else offset + limit
@@ -166,7 +166,7 @@ class HttpAdapter(BaseAdapter):
                 got.extend(self._items(body, lst.items))
                 if p.total:
                     total = _int(dig(body, p.total))
-                cursor = dig(body, p.next)
+                cursor = dig(body, p.next or "")
                 if not cursor or (want is not None and len(got) >= want and not (count and total is None)):
                     break
             if count and total is None and not cursor:

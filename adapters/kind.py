@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.base import GroupBy, Health, ListQuery, Page, Range, Record
+from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Range, Record, Records
 from adapters.loader import LoadedSpec
 from adapters.mapping import JURISDICTION, EntityMap
 from common.errors import FilterNotAllowedError, OperationNotSupportedError
@@ -27,7 +27,7 @@ class BaseAdapter:
             raise OperationNotSupportedError(f"department {self.name} does not supply {entity}",
                                              department=self.name, entity=entity) from None
 
-    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         """All records whose canonical ``field`` is one of ``values`` (kind-specific)."""
         raise NotImplementedError
 
@@ -52,7 +52,7 @@ class BaseAdapter:
         raise NotImplementedError
 
     async def aggregate(self, entity: str, query: ListQuery,
-                        group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+                        group_by: Sequence[GroupBy]) -> Cells:
         page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
         return group_in_memory(page.records, group_by)
 
@@ -78,7 +78,7 @@ def group_key(rec: Record, g: GroupBy) -> Any:
     return v
 
 
-def group_in_memory(records: Sequence[Record], group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+def group_in_memory(records: Sequence[Record], group_by: Sequence[GroupBy]) -> Cells:
     counts: dict[tuple[Any, ...], int] = {}
     for r in records:
         k = tuple(group_key(r, g) for g in group_by)

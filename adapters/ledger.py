@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Eq, Health, ListQuery, Page, Record
+from adapters.base import Eq, Health, ListQuery, Page, Record, Records
 from adapters.kind import BaseAdapter
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
@@ -123,7 +123,7 @@ class LedgerAdapter(BaseAdapter):
             t.by[f] = idx
         return t
 
-    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         t = await self.table(entity)
         idx = t.by[field]
         # copies: the caller owns what it gets (it attaches relations, masks); the index stays pristine

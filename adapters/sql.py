@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from adapters.base import Eq, GroupBy, Health, ListQuery, Page, Range, Record
+from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Record, Records
 from adapters.kind import BaseAdapter, group_in_memory
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
@@ -50,7 +50,7 @@ class SqlAdapter(BaseAdapter):
         self._sources = {name: self._source(m) for name, m in self.maps.items()}
 
     def _source(self, m: EntityMap) -> Any:
-        cols = [column(c) for c in m.sources]
+        cols: list[Any] = [column(c) for c in m.sources]
         if m.spec.select:
             return text(m.spec.select).columns(*cols).subquery("src")
         return table(m.spec.table or "", *cols)
@@ -71,7 +71,7 @@ class SqlAdapter(BaseAdapter):
             raise AdapterUnavailableError(f"department {self.name} database error", department=self.name,
                                           cause=type(e).__name__) from None
 
-    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         m = self.maps[entity]
         col = self._col(entity, m.rules[field].source)
         raws = m.raw_values(field, tuple(values))
@@ -126,11 +126,11 @@ class SqlAdapter(BaseAdapter):
         return Page(records, total)
 
     async def aggregate(self, entity: str, query: ListQuery,
-                        group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+                        group_by: Sequence[GroupBy]) -> Cells:
         m = self.maps[entity]
         m.check_filters(query)
-        exprs = []
-        convs = []
+        exprs: list[Any] = []
+        convs: list[Any] = []
         for g in group_by:
             if g.op == "prefix":
                 tr = m.spec.jurisdiction.transform if g.field == "__jurisdiction" else m.spec.fields[g.field].transform
@@ -163,7 +163,7 @@ class SqlAdapter(BaseAdapter):
         return list(merged.items())
 
     async def _aggregate_rows(self, entity: str, query: ListQuery,
-                              group_by: Sequence[GroupBy]) -> list[tuple[tuple[Any, ...], int]]:
+                              group_by: Sequence[GroupBy]) -> Cells:
         page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
         return group_in_memory(page.records, group_by)
 

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from common.errors import GatewayError
-from gateway.settings import PROJECT, load_settings
+from gateway.settings import PROJECT, Settings, load_settings
 
 DEMO_SUBDISTRICT = "310107005"
 
 
-def _settings(args: argparse.Namespace, **kw: object):  # type: ignore[no-untyped-def]
-    return load_settings(Path(args.settings) if getattr(args, "settings", None) else None, **kw)
+def _settings(args: argparse.Namespace, **kw: object) -> Settings:
+    return load_settings(Path(args.settings) if getattr(args, "settings", None) else None, None, **kw)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ log = logging.getLogger("gateway")
 
 
 def format_error(err: GraphQLError) -> dict[str, Any]:
-    out = err.formatted
+    out: dict[str, Any] = dict(err.formatted)
     orig = err.original_error
     ext = dict(out.get("extensions") or {})
     if isinstance(orig, GatewayError):

@@ -43,7 +43,7 @@ def _sel(info: strawberry.Info) -> Sel:
 
 
 def _root_path(info: strawberry.Info) -> tuple[str, ...]:
-    return (info._raw_info.path.key,)  # type: ignore[arg-type]
+    return (str(info._raw_info.path.key),)
 
 
 async def connection(info: strawberry.Info, entity: str, field: str, first: int | None, after: str | None,

@@ -102,11 +102,12 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
     for d in group_by:
         if d in PLACES:
             continue
-        coord = allowed.get(d)
-        if coord is None:
+        dim_coord = allowed.get(d)
+        if dim_coord is None:
             raise BadRequestError(f"{subject.value} cannot be grouped by {d.value}", argument="groupBy")
-        if access.enforced(coord) not in (ALLOW, AGGREGATE):
-            raise UnauthorizedFieldError(f"grouping by {d.value} needs {coord}", coordinate=coord, argument="groupBy")
+        if access.enforced(dim_coord) not in (ALLOW, AGGREGATE):
+            raise UnauthorizedFieldError(f"grouping by {d.value} needs {dim_coord}", coordinate=dim_coord,
+                                         argument="groupBy")
     scope = narrow(ex.scope, place) if place is not None else ex.scope
     k = ex.ctx.limits.k_anonymity
     cells = await finest(ex, subject, scope) if scope is not None else {}

@@ -26,7 +26,7 @@ def _scalar(tp: Any) -> FieldType | None:
         tp = args[0] if len(args) == 1 else tp
     enum_cls = getattr(tp, "_enum_definition", None)
     if enum_cls is not None or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
-        cls = tp if isinstance(tp, type) and issubclass(tp, enum.Enum) else enum_cls.wrapped_cls
+        cls: Any = tp if isinstance(tp, type) and issubclass(tp, enum.Enum) else typing.cast(Any, enum_cls).wrapped_cls
         return FieldType("enum", frozenset(m.value for m in cls))
     names = {str: "str", int: "int", float: "float", bool: "bool", dt.date: "date"}
     if tp in names:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.base import Eq, ListQuery, Page, Record
+from adapters.base import Eq, ListQuery, Page, Record, Records
 from adapters.http import HttpAdapter
 from adapters.spec import HttpList, Paging
 
@@ -56,7 +56,7 @@ class CityManagementAdapter(HttpAdapter):
         page = await super().list(entity, query)
         return Page(self._to_credit(page.records), page.total)
 
-    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> list[Record]:
+    async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         await self._crosswalk()
         records = await super().fetch_by(entity, field, values)
         # lookups by other fields went through list(), which already translated
