@@ -1,6 +1,8 @@
 """Helpers shared by the tests (the fixtures live in tests/conftest.py)."""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,12 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [(e.get("extensions") or {}).get("code", "") for e in body.get("errors") or []]
 
 
+def adapter_calls(api: Api) -> Counter[str]:
+    """gateway_adapter_calls_total per adapter, summed over operations, from GET /metrics."""
+    text = CLIENT.get(api.base + "/metrics", timeout=30).text
+    out: Counter[str] = Counter()
+    for m in re.finditer(r'^gateway_adapter_calls_total\{([^}]*)\} ([0-9.e+]+)$', text, re.MULTILINE):
+        adapter = re.search(r'adapter="([^"]+)"', m.group(1))
+        if adapter:
+            out[adapter.group(1)] += int(float(m.group(2)))
+    return out

@@ -14,13 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 
 from policies.engine import PolicyEngine
 from schema.build import field_meta
-from tests.helpers import SUBDISTRICT, codes
+from tests.helpers import SUBDISTRICT, adapter_calls, codes
 
 UNAUTHORIZED = "UNAUTHORIZED_FIELD_OR_TYPE"
 C1, C2 = f"{SUBDISTRICT}001", f"{SUBDISTRICT}002"
@@ -31,17 +30,6 @@ K = 5
 
 
 # --------------------------------------------------------------------------- helpers
-def adapter_calls(api: Any) -> Counter[str]:
-    """gateway_adapter_calls_total per adapter, summed over operations, from GET /metrics."""
-    text = httpx.get(api.base + "/metrics", timeout=30).text
-    out: Counter[str] = Counter()
-    for m in re.finditer(r'^gateway_adapter_calls_total\{([^}]*)\} ([0-9.e+]+)$', text, re.MULTILINE):
-        adapter = re.search(r'adapter="([^"]+)"', m.group(1))
-        if adapter:
-            out[adapter.group(1)] += int(float(m.group(2)))
-    return out
-
-
 def calls_during(api: Any, fn: Any) -> tuple[Any, Counter[str]]:
     before = adapter_calls(api)
     result = fn()
