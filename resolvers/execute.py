@@ -42,6 +42,7 @@ class Executor:
         self.scope = ctx.principal.jurisdiction
         self.loaders: dict[tuple[str, str, str | None], DataLoader] = {}
         self.collected: list[tuple[str, list[Record]]] = []
+        self.selected: dict[str, set[str]] = {}  # type -> fields selected on any path (for computed ones)
         self.today = dt.date.today()
         self.row_keys: dict[str, frozenset[str]] = {}
 
@@ -126,6 +127,7 @@ class Executor:
     # --- relations --------------------------------------------------------------
     async def expand(self, type_name: str, records: list[Record], sel: Sel, path: Path) -> None:
         self.collected.append((type_name, records))
+        self.selected.setdefault(type_name, set()).update(sel)
         rels = RELATIONS.get(type_name, {})
         jobs = []
         for fname, sub in sel.items():
@@ -179,17 +181,19 @@ class Executor:
         done: set[int] = set()
         for type_name, records in self.collected:
             rules = access.rules(type_name)
-            key = KEYS.get(type_name)
-            is_person = type_name == "Person"
+            selected = self.selected.get(type_name, ())
+            key = KEYS.get(type_name) if "id" in selected else None  # an id costs three HMACs: only if asked
+            with_age = type_name == "Person" and "age" in selected
             for rec in records:
                 if id(rec) in done:
                     continue
                 done.add(id(rec))
+                if type_name in KEYS:
+                    rec["__typename"] = type_name  # is_type_of of the entity types reads it
                 if key is not None:
                     k = rec.get(key)
                     rec["id"] = encode(type_name, str(k)) if k is not None else None
-                    rec["__typename"] = type_name
-                if is_person:
+                if with_age:
                     rec["age"] = age_on(rec.get("birthDate"), self.today)
                 for f in rules.denied:
                     if f in rec:
