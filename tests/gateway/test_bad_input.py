@@ -435,3 +435,9 @@ def test_bad_input_is_checked_after_authentication(api: Api) -> None:
     r = api.post("{ this is not graphql", None)
     assert r.status_code == 401
     assert only_code(r) == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("bounds", ["ageMin: 200", "ageMax: -5", "ageMin: 2147483647"])
+def test_age_bounds_out_of_range_are_bad_user_input(api: Api, dev: str, bounds: str) -> None:
+    body = api.gql(f"{{ persons(first: 2, filter: {{{bounds}}}) {{ totalCount }} }}", dev)
+    assert codes(body) == ["BAD_USER_INPUT"] and body["data"]["persons"] is None
