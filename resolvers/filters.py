@@ -107,8 +107,8 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
     if f.ageMin is not None or f.ageMax is not None:
         require(ex, "Person.age", "ageMin/ageMax")
         for bound in (f.ageMin, f.ageMax):
-            if bound is not None and not 0 <= bound <= 150:
-                raise BadRequestError("ageMin and ageMax must be between 0 and 150", argument="ageMin/ageMax")
+            if bound is not None and not 0 <= bound <= 200:
+                raise BadRequestError("ageMin and ageMax must be between 0 and 200", argument="ageMin/ageMax")
         today = dt.date.today()
         hi = years_ago(today, f.ageMin) if f.ageMin is not None else None
         lo = years_ago(today, f.ageMax + 1) + dt.timedelta(days=1) if f.ageMax is not None else None
