@@ -143,7 +143,7 @@ class SqlAdapter(BaseAdapter):
                 convs.append(conv.apply)
             elif g.op == "year":
                 rule = m.rules[g.field]
-                fmts = [t["date"] for t in rule_transforms(m, g.field) if isinstance(t, dict) and "date" in t]
+                fmts = [t["date"] for t in m.spec.fields[g.field].transform if isinstance(t, dict) and "date" in t]
                 flat = [f for x in fmts for f in ([x] if isinstance(x, str) else x)]
                 if len(flat) != 1 or not flat[0].startswith("%Y"):
                     return await self._aggregate_rows(entity, query, group_by)
@@ -176,7 +176,3 @@ class SqlAdapter(BaseAdapter):
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-
-def rule_transforms(m: EntityMap, field: str) -> list[Any]:
-    return list(m.spec.fields[field].transform)
