@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """One-command setup for newcomers and CI: needs only Python 3.11+.
 
-    python3 dev.py demo    # create .venv, install pinned deps, serve the embedded demo on :8000
-    python3 dev.py test    # create .venv, install pinned deps, run the whole test suite
+usage: python3 dev.py {demo,test,setup} [ARGS ...]
 
-Extra arguments go to `gateway serve --demo` or to pytest.
+    python3 dev.py demo    # create .venv, install pinned deps, serve the demo on :8000
+    python3 dev.py test    # create .venv, install pinned deps, run the whole test suite
+    python3 dev.py setup   # only create .venv and install the pinned deps
+
+Extra arguments go to `gateway serve --demo` (e.g. --port 9000) or to pytest (e.g. -k access).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -37,9 +41,33 @@ def ensure_venv() -> None:
     STAMP.write_text(want)
 
 
+def ensure_chromium() -> None:
+    """tests/gateway/test_graphiql.py drives Debian's Chromium: installed here as root, else we say how."""
+    if Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists():
+        return
+    if getattr(os, "geteuid", lambda: -1)() == 0 and shutil.which("apt-get"):
+        print("installing Chromium for the GraphiQL browser test (apt-get) ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False)
+        if subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"], env=env,
+                          check=False).returncode == 0:
+            return
+    print("NOTE: the GraphiQL browser test needs /usr/bin/chromium and /usr/bin/chromedriver and fails without "
+          "them. Install them with:\n  sudo apt-get update && sudo apt-get install -y chromium chromium-driver",
+          file=sys.stderr, flush=True)
+
+
+COMMANDS = ("demo", "test", "setup")
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test", "setup"):
-        print(__doc__)
+    if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help", "help"):
+        print((__doc__ or "").strip())
+        return 0
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print((__doc__ or "").strip(), file=sys.stderr)
+        if len(sys.argv) >= 2:
+            print(f"\ndev.py: unknown command {sys.argv[1]!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
     ensure_venv()
     cmd, rest = sys.argv[1], sys.argv[2:]
@@ -48,6 +76,7 @@ def main() -> int:
     os.chdir(ROOT)
     if cmd == "demo":
         return subprocess.call([str(BIN / "gateway"), "serve", "--demo", *rest])
+    ensure_chromium()
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest])
 
 

@@ -3,15 +3,27 @@
 Batch fetch uses the batch endpoint where the spec declares one, else bounded concurrent
 single fetches. Listings translate (offset, limit) into the service's own pagination
 style: page numbers, offset/limit or opaque cursors.
+
+Answers are classified for the circuit breaker (adapters/guard.py): a 4xx (but 408 and
+429) means the department refused a request the gateway built, a gateway fault logged at
+ERROR and answered DEPARTMENT_REJECTED, never counted toward the breaker; 5xx, 408, 429
+(DEPARTMENT_BAD_RESPONSE) and unreadable bodies (DEPARTMENT_BAD_DATA, reason logged) are
+the department's fault and count.
+
+Idle kept-alive connections expire after the spec's ``connection.keepalive_s`` (2 s),
+shorter than the services' own keep-alive, and a read that fails on a connection before
+any byte arrives is sent once more (see ``_send``).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import orjson
+from prometheus_client import Counter
 
 from adapters.base import Eq, Health, ListQuery, Page, Range, Records, Rows
 from adapters.kind import BaseAdapter
@@ -19,13 +31,28 @@ from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
 from adapters.spec import HttpConnection, HttpList
 from common.errors import (
+    AdapterBadDataError,
+    AdapterError,
+    AdapterRejectedError,
     AdapterResponseError,
     AdapterTimeoutError,
     AdapterUnavailableError,
     FilterNotAllowedError,
 )
 
+log = logging.getLogger(__name__)
 VALUES_PER_CALL = 50  # comma-joined filter values per list request
+OVERLOADED = frozenset({408, 429})  # 4xx statuses that say the department is struggling, not that we erred
+# failures before any byte of the answer: a stale kept-alive connection; safe to resend a read
+STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+RETRIES = Counter("gateway_adapter_retries_total", "Department reads sent again after a stale connection",
+                  ["adapter", "cause"])
+
+
+def redacted(r: httpx.Response) -> str:
+    """The request's path with the query's parameter names only (values may be personal data)."""
+    names = sorted(dict.fromkeys(k for k, _ in r.request.url.params.multi_items()))
+    return r.request.url.path + ("?" + "&".join(f"{n}=" for n in names) if names else "")
 
 
 def dig(body: Any, path: str) -> Any:
@@ -43,20 +70,45 @@ class HttpAdapter(BaseAdapter):
         super().__init__(loaded)
         conn = loaded.connection
         assert isinstance(conn, HttpConnection)
+        # no httpx timeout of its own: adapters/guard.py bounds every call (slot wait, retry and all)
         self.client = httpx.AsyncClient(
-            base_url=conn.base_url, headers=conn.headers, timeout=loaded.spec.limits.timeout_s,
-            limits=httpx.Limits(max_connections=conn.max_concurrency, max_keepalive_connections=conn.max_concurrency))
+            base_url=conn.base_url, headers=conn.headers, timeout=None,
+            limits=httpx.Limits(max_connections=conn.max_concurrency, max_keepalive_connections=conn.max_concurrency,
+                                keepalive_expiry=conn.keepalive_s))
         self.sem = asyncio.Semaphore(conn.max_concurrency)
 
+    async def _send(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """Send, read the body; an idempotent read that fails before any byte arrives is sent once more.
+
+        That failure is what a kept-alive connection the service closed at the same moment
+        looks like ("Server disconnected without sending a response"); the pool drops the
+        dead connection, so the second attempt goes out on another one.
+        """
+        for attempt in (1, 2):
+            try:
+                r = await self.client.send(request, stream=True)
+            except STALE as e:
+                if attempt == 2:
+                    raise
+                RETRIES.labels(self.name, type(e).__name__).inc()
+                continue
+            try:
+                return r, await r.aread()
+            finally:
+                await r.aclose()
+        raise AssertionError("unreachable")
+
     async def _get_json(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                        body: Any = None, allow_404: bool = False) -> Any:
+                        body: Any = None, allow_404: bool = False, quiet: bool = False) -> Any:
+        """The answer's JSON; ``quiet`` (health checks) leaves the logging to the health monitor."""
+        if method == "GET":
+            req = self.client.build_request("GET", path, params=params)
+        else:  # batch reads by POST: idempotent too
+            req = self.client.build_request("POST", path, params=params, content=orjson.dumps(body),
+                                            headers={"content-type": "application/json"})
         try:
             async with self.sem:
-                if method == "GET":
-                    r = await self.client.get(path, params=params)
-                else:
-                    r = await self.client.post(path, params=params, content=orjson.dumps(body),
-                                               headers={"content-type": "application/json"})
+                r, content = await self._send(req)
         except httpx.TimeoutException:
             raise AdapterTimeoutError(f"department {self.name} timed out", department=self.name) from None
         except httpx.HTTPError as e:
@@ -64,20 +116,27 @@ class HttpAdapter(BaseAdapter):
                                           cause=type(e).__name__) from None
         if allow_404 and r.status_code == 404:
             return None
+        if 400 <= r.status_code < 500 and r.status_code not in OVERLOADED:
+            where = redacted(r)
+            if not quiet:
+                log.error("department %s rejected a gateway-built request: HTTP %d %s %s", self.name, r.status_code,
+                          method, where, extra={"department": self.name, "status": r.status_code, "path": where})
+            raise AdapterRejectedError(f"department {self.name} refused the request (HTTP {r.status_code})",
+                                       department=self.name, status=r.status_code)
         if r.status_code >= 400:
             raise AdapterResponseError(f"department {self.name} answered HTTP {r.status_code}",
                                        department=self.name, status=r.status_code)
         try:
-            return orjson.loads(r.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError:
-            raise AdapterResponseError(f"department {self.name} answered with invalid JSON",
-                                       department=self.name) from None
+            if quiet:
+                raise AdapterBadDataError(f"department {self.name}: invalid JSON", department=self.name) from None
+            raise self._bad(f"invalid JSON from {redacted(r)}") from None
 
     def _items(self, body: Any, path: str) -> list[dict[str, Any]]:
         items = dig(body, path)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise AdapterResponseError(f"department {self.name}: expected a list of objects at {path!r}",
-                                       department=self.name)
+            raise self._bad(f"expected a list of objects at {path!r}")
         return items
 
     async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
@@ -95,7 +154,7 @@ class HttpAdapter(BaseAdapter):
                     body = await self._get_json("POST", b.path, body={b.param: chunk})
                 return self._items(body, b.items)
             results = await asyncio.gather(*(one(c) for c in chunks))
-            return [m.convert(i) for items in results for i in items]
+            return self._convert(m, [i for items in results for i in items])
         if field == m.key and es.get is not None:
             g = es.get
 
@@ -107,7 +166,7 @@ class HttpAdapter(BaseAdapter):
                         return [item]
                 return []
             results = await asyncio.gather(*(single(v) for v in values))
-            return [m.convert(i) for items in results for i in items]
+            return self._convert(m, [i for items in results for i in items])
         if field not in m.filter_params:
             raise FilterNotAllowedError(f"{entity} cannot be looked up by {field!r}", entity=entity, filter=field)
         vals = list(values)
@@ -147,13 +206,15 @@ class HttpAdapter(BaseAdapter):
         lst = m.spec.list_
         assert lst is not None
         items, total = await self._page_through(lst, params, query.offset, query.limit, query.count)
-        return Page([m.convert(i) for i in items], total)
+        return Page(self._convert(m, items), total)
 
     async def _page_through(self, lst: HttpList, params: dict[str, Any], offset: int, limit: int | None,
                             count: bool) -> tuple[Rows, int | None]:
         p = lst.paging
         size = p.max_size
         want = None if limit is None else offset + limit
+        if want is not None and want < size and (p.total or not count):
+            size = max(want, 1)  # one page from the start holds every row asked for: no larger one
         got: list[dict[str, Any]] = []
         total: int | None = None
         if p.style == "cursor":
@@ -195,8 +256,8 @@ class HttpAdapter(BaseAdapter):
 
     async def health(self) -> Health:
         try:
-            await self._get_json("GET", "/health")
-        except (AdapterUnavailableError, AdapterTimeoutError, AdapterResponseError) as e:
+            await self._get_json("GET", "/health", quiet=True)
+        except AdapterError as e:
             return Health("down", e.code)
         return Health("up")
 

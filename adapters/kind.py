@@ -1,13 +1,17 @@
-"""What every generic kind shares: batch fetch arranged by key, in-memory grouping."""
+"""What every generic kind shares: batch fetch arranged by key, in-memory grouping, and the
+one way an answer that cannot be read becomes DEPARTMENT_BAD_DATA (reason in the log)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Range, Record, Records
 from adapters.loader import LoadedSpec
 from adapters.mapping import JURISDICTION, EntityMap
-from common.errors import FilterNotAllowedError, OperationNotSupportedError
+from common.errors import AdapterBadDataError, FilterNotAllowedError, OperationNotSupportedError
+
+log = logging.getLogger(__name__)
 
 
 class BaseAdapter:
@@ -19,6 +23,19 @@ class BaseAdapter:
         self.department = loaded.spec.title
         self.maps: dict[str, EntityMap] = loaded.maps
         self.entities = {k: v.spec for k, v in self.maps.items()}
+
+    def _bad(self, reason: str) -> AdapterBadDataError:
+        """The department's data cannot be read: log why (never to the caller) and make the error."""
+        log.error("department %s: data cannot be read: %s", self.name, reason,
+                  extra={"department": self.name, "reason": reason})
+        return AdapterBadDataError(f"department {self.name} answered data that cannot be read",
+                                   department=self.name)
+
+    def _convert(self, m: EntityMap, rows: Iterable[Mapping[str, Any]]) -> Records:
+        try:
+            return [m.convert(r) for r in rows]
+        except (TypeError, ValueError, AttributeError, KeyError) as e:
+            raise self._bad(f"{m.entity}: a value cannot be converted ({type(e).__name__})") from None
 
     def _map(self, entity: str) -> EntityMap:
         try:

@@ -1,17 +1,36 @@
 """The `ledger` kind: CSV/XLSX files exported by a department, loaded, indexed and reloaded.
 
-A file is read once into canonical records with a key index and one index per declared
-filter; each call re-stats the file (cheap) and reloads it when its size or mtime moved.
-A row that cannot be read is skipped and counted, never fatal: the rest of the ledger stays.
+A file is read into canonical records with a key index and one index per declared filter.
+Loading runs in a worker thread (``asyncio.to_thread``, yielding the GIL every few hundred
+rows so the event loop keeps serving), starts in the background when the gateway starts
+(``start``), and is redone when the file's size or mtime moves.
+
+Bad data is an error, never an absence:
+
+* A file that cannot be read as a whole (empty, header without the spec's columns, bytes
+  not in its encoding in the header, broken XLSX, more bad rows than good, a
+  cut-off last row) is *unreadable*:
+  with no earlier version the department's fields are null with DEPARTMENT_BAD_DATA and
+  it is ``down`` in /readyz; with an earlier good version that version is served on and
+  the department is ``degraded`` with the reason. The reason is logged at ERROR.
+* A row that fails validation (wrong column count, undecodable bytes, a value that does
+  not convert, a key or a jurisdiction code of the wrong shape; a row without a code is
+  kept, as unscoped records may have none) is never served; it is
+  counted, and above ``bad_rows_ratio`` of the rows the department is ``degraded``.
+* Until its first version is ready a department is ``loading``; a call waits for it
+  (bounded by the department's timeout, adapters/guard.py).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import logging
 import os
 import re
-from collections.abc import Sequence
+import time
+import zipfile
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,41 +38,122 @@ from typing import Any
 from adapters.base import Eq, Health, ListQuery, Page, Record, Records
 from adapters.kind import BaseAdapter
 from adapters.loader import LoadedSpec
-from adapters.mapping import EntityMap
+from adapters.mapping import JURISDICTION, EntityMap
 from adapters.spec import LedgerConnection
-from common.errors import AdapterResponseError, AdapterUnavailableError
+from common.errors import AdapterBadDataError, AdapterError, AdapterUnavailableError
+from common.jurisdiction import LENGTHS
 
 log = logging.getLogger(__name__)
-UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes kept by surrogateescape
+UNDECODABLE = re.compile("[\udc80-\udcff\ufffd]")  # bytes kept by surrogateescape, or replaced
+KEY_SHAPES = {"idNumber": re.compile(r"\d{17}[\dX]")}  # canonical keys with a known shape
+ANY_KEY = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}")  # every other key: a plain token
+PLACE_LENGTHS = LENGTHS | {22}  # whole-segment codes, and a house's address code (building + 4)
+YIELD_EVERY = 256  # rows between GIL releases while parsing
+Stamp = tuple[int, int]
+Rows = Generator[list[Any], None, None]
+
+
+class Unreadable(Exception):
+    """A ledger version cannot be used as a whole; ``args[0]`` says why (for the log and /readyz)."""
+
+
+class Moved(Exception):
+    """The file changed while it was being read: read it again."""
 
 
 @dataclass
 class Table:
-    stamp: tuple[int, int]
+    stamp: Stamp
     records: list[Record]
     by: dict[str, dict[Any, list[Record]]] = field(default_factory=dict)
+    rows: int = 0  # data rows in the file
     bad_rows: int = 0
 
 
+def stamp_of(path: Path) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _yielding(rows: Iterator[Any]) -> Iterator[Any]:
+    for i, r in enumerate(rows):
+        if i % YIELD_EVERY == 0:
+            time.sleep(0)  # let the event loop's thread have the GIL
+        yield r
+
+
 def read_rows(path: Path, sheet: str | None, encoding: str) -> list[dict[str, Any]]:
+    """Every row as a mapping from header to raw value (tools and tests; the adapter streams)."""
+    header, rows = read_table(path, sheet, encoding)
+    return [dict(zip(header, r, strict=False)) for r in rows]
+
+
+def read_table(path: Path, sheet: str | None, encoding: str) -> tuple[list[str], Rows]:
+    """(header, raw rows as lists); raises Unreadable when the file cannot be read at all."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
+        from openpyxl.utils.exceptions import InvalidFileException
 
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as e:
+            raise Unreadable(f"not a readable workbook ({type(e).__name__})") from None
         try:
             ws = wb[sheet] if sheet else wb.worksheets[0]
-            rows = ws.iter_rows(values_only=True)
-            header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-            return [dict(zip(header, r, strict=False)) for r in rows if any(c is not None for c in r)]
-        finally:
+        except (KeyError, IndexError):
             wb.close()
-    # surrogateescape: a row with bytes that are not in the file's encoding is skipped as
-    # unreadable (see _load), instead of failing the whole ledger
-    with path.open(encoding=encoding, errors="surrogateescape", newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames:
-            reader.fieldnames = [h.strip() for h in reader.fieldnames]
-        return list(reader)
+            raise Unreadable(f"no sheet {sheet!r}") from None
+
+        def xlsx_rows() -> Rows:
+            try:
+                for r in _yielding(ws.iter_rows(values_only=True)):
+                    if any(c is not None for c in r):
+                        yield list(r)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+                raise Unreadable(f"workbook breaks off ({type(e).__name__})") from None
+            finally:
+                wb.close()
+
+        rows = xlsx_rows()
+        first = next(rows, None)
+        if first is None:
+            raise Unreadable("empty sheet")
+        header = [str(h).strip() if h is not None else "" for h in first]
+        return header, rows
+    try:
+        f = path.open(encoding=encoding, errors="surrogateescape", newline="")
+    except FileNotFoundError:
+        raise Moved() from None
+    except (OSError, LookupError) as e:
+        raise Unreadable(f"cannot be opened ({type(e).__name__})") from None
+    reader = csv.reader(f)
+
+    def csv_rows() -> Rows:
+        try:
+            for r in _yielding(reader):
+                if r:  # a blank line is nothing, not a bad row
+                    yield r
+        except csv.Error as e:
+            raise Unreadable(f"CSV cannot be parsed ({e.__class__.__name__} near line {reader.line_num})") from None
+        finally:
+            f.close()
+
+    rows = csv_rows()
+    try:
+        first = next(rows, None)
+    except (OSError, UnicodeError) as e:
+        f.close()
+        raise Unreadable(f"cannot be read ({type(e).__name__})") from None
+    if first is None:
+        raise Unreadable("empty file")
+    header = [h.strip() for h in first]
+    if any(UNDECODABLE.search(h) for h in header):
+        rows.close()
+        raise Unreadable(f"header is not valid {encoding}")
+    return header, rows
 
 
 class LedgerAdapter(BaseAdapter):
@@ -65,57 +165,128 @@ class LedgerAdapter(BaseAdapter):
         assert isinstance(conn, LedgerConnection)
         self.dir = Path(conn.dir)
         self.tables: dict[str, Table] = {}
-        self.locks = {e: asyncio.Lock() for e in self.maps}
+        self.loading: dict[str, asyncio.Task[None]] = {}
+        self.failed: dict[str, tuple[Stamp, str]] = {}  # entity -> (version, why it is unreadable)
+        self.bad_rows_ratio = 0.01
+
+    def configure(self, defaults: Any) -> None:
+        self.bad_rows_ratio = defaults.bad_rows_ratio
 
     def path(self, entity: str) -> Path:
         f = Path(self.maps[entity].spec.file or "")
         return f if f.is_absolute() else self.dir / f
 
-    async def table(self, entity: str) -> Table:
-        m = self._map(entity)
-        path = self.path(entity)
-        try:
-            st = os.stat(path)
-        except OSError:
+    # --- versions ---------------------------------------------------------------------------
+    def _refresh(self, entity: str) -> tuple[Table | None, asyncio.Task[None] | None]:
+        """The version to serve now, and the load in flight (started here when the file moved on)."""
+        stamp = stamp_of(self.path(entity))
+        if stamp is None:
             raise AdapterUnavailableError(f"department {self.name}: ledger file is missing",
-                                          department=self.name, file=path.name) from None
-        stamp = (st.st_mtime_ns, st.st_size)
+                                          department=self.name, file=self.path(entity).name)
         t = self.tables.get(entity)
         if t is not None and t.stamp == stamp:
-            return t
-        async with self.locks[entity]:
-            t = self.tables.get(entity)
-            if t is not None and t.stamp == stamp:
-                return t
-            t = await asyncio.to_thread(self._load, m, path, stamp)
-            self.tables[entity] = t
-            return t
+            return t, None
+        failed = self.failed.get(entity)
+        task = self.loading.get(entity)
+        if task is None and (failed is None or failed[0] != stamp):  # a version not tried yet
+            task = asyncio.create_task(self._reload(entity), name=f"{self.name}-load-{entity}")
+            self.loading[entity] = task
+        return t, task
 
-    def _load(self, m: EntityMap, path: Path, stamp: tuple[int, int]) -> Table:
+    async def table(self, entity: str) -> Table:
+        for _ in range(3):  # the file may move on while it is read; the guard's timeout bounds this
+            t, task = self._refresh(entity)
+            if t is not None:
+                return t  # the last good version, while a newer one (if any) loads
+            if task is None:
+                # the reason was logged once, when this version was read
+                raise AdapterBadDataError(f"department {self.name}: ledger cannot be read", department=self.name)
+            await asyncio.shield(task)
+        raise AdapterUnavailableError(f"department {self.name}: ledger keeps changing while it is read",
+                                      department=self.name)
+
+    async def _reload(self, entity: str) -> None:
+        m, path = self.maps[entity], self.path(entity)
         try:
-            rows = read_rows(path, m.spec.sheet, m.spec.encoding)
-        except (OSError, ValueError, KeyError, csv.Error) as e:
-            raise AdapterResponseError(f"department {self.name}: ledger {path.name} cannot be read",
-                                       department=self.name, cause=type(e).__name__) from None
+            t = await asyncio.to_thread(self._parse, m, path)
+        except Moved:
+            return
+        except Unreadable as e:
+            stamp = stamp_of(path)
+            if stamp is not None:
+                self.failed[entity] = (stamp, str(e))
+            serving = "serving the previous version" if entity in self.tables else "nothing to serve"
+            log.error("department %s: ledger %s is unreadable: %s (%s)", self.name, path.name, e, serving,
+                      extra={"department": self.name, "file": path.name, "reason": str(e)})
+            return
+        except Exception as e:  # a bug of ours must not leave the department loading forever
+            log.exception("department %s: ledger %s failed to load", self.name, path.name)
+            stamp = stamp_of(path)
+            if stamp is not None:
+                self.failed[entity] = (stamp, type(e).__name__)
+            return
+        finally:
+            self.loading.pop(entity, None)
+        self.tables[entity] = t
+        self.failed.pop(entity, None)
+        if t.bad_rows > self.bad_rows_ratio * max(t.rows, 1):
+            log.warning("department %s: ledger %s: %d of %d rows fail validation and are not served",
+                        self.name, path.name, t.bad_rows, t.rows,
+                        extra={"department": self.name, "file": path.name, "bad_rows": t.bad_rows})
+        else:
+            log.info("department %s: ledger %s loaded: %d records (%d rows skipped)", self.name, path.name,
+                     len(t.records), t.bad_rows)
+
+    def _parse(self, m: EntityMap, path: Path) -> Table:
+        """Read and validate one version (in a worker thread)."""
+        before = stamp_of(path)
+        if before is None:
+            raise Moved()
+        header, rows = read_table(path, m.spec.sheet, m.spec.encoding)
+        missing = sorted(set(m.sources) - set(header))
+        if missing:
+            rows.close()
+            raise Unreadable(f"header lacks column(s) {', '.join(missing)}")
+        width = len(header)
+        xlsx = path.suffix.lower() in (".xlsx", ".xlsm")
+        key_shape = KEY_SHAPES.get(m.key, ANY_KEY)
         records: list[Record] = []
-        bad = 0
-        for r in rows:
-            if any(isinstance(v, str) and UNDECODABLE.search(v) for v in r.values()):
+        n = bad = 0
+        last_bad = False
+        for raw in rows:
+            n += 1
+            last_bad = True
+            if not xlsx:
+                if len(raw) != width:
+                    bad += 1  # a CSV row with another column count is cut off or shifted
+                    continue
+            elif len(raw) > width:  # a sheet row may run on with empty cells, never with values
+                if any(c is not None for c in raw[width:]):
+                    bad += 1
+                    continue
+                raw = raw[:width]
+            if any(isinstance(v, str) and UNDECODABLE.search(v) for v in raw):
                 bad += 1
                 continue
             try:
-                rec = m.convert(r)
+                rec = m.convert(dict(zip(header, raw, strict=False)))
             except (TypeError, ValueError, AttributeError):
                 bad += 1
                 continue
-            if rec.get(m.key) is None:
+            key, place = rec.get(m.key), rec.get(JURISDICTION)
+            if not (isinstance(key, str) and key_shape.fullmatch(key)) or not (place is None or _place_code(place)):
                 bad += 1
                 continue
             records.append(rec)
-        if bad:
-            log.warning("ledger %s/%s: skipped %d unreadable rows", self.name, path.name, bad)
+            last_bad = False
+        if last_bad and not xlsx and not _ends_with_newline(path):
+            raise Unreadable("truncated: the last row is cut off")
+        if bad > len(records):
+            raise Unreadable(f"{bad} of {n} rows fail validation")
+        if stamp_of(path) != before:
+            raise Moved()
         records.sort(key=lambda r: str(r[m.key]))
-        t = Table(stamp, records, bad_rows=bad)
+        t = Table(before, records, rows=n, bad_rows=bad)
         for f in {m.key, *m.filter_params}:
             idx: dict[Any, list[Record]] = {}
             for rec in records:
@@ -123,6 +294,13 @@ class LedgerAdapter(BaseAdapter):
             t.by[f] = idx
         return t
 
+    async def start(self) -> None:
+        """Load every ledger in the background as the gateway starts."""
+        for e in self.maps:
+            with contextlib.suppress(AdapterError):
+                await self.table(e)
+
+    # --- the protocol -------------------------------------------------------------------------
     async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         t = await self.table(entity)
         idx = t.by[field]
@@ -145,10 +323,49 @@ class LedgerAdapter(BaseAdapter):
         return Page([dict(r) for r in hits[query.offset:end]], len(hits) if query.count else None)
 
     async def health(self) -> Health:
-        """Up when every ledger file reads (the first check also warms the indexes)."""
-        try:
-            for e in self.maps:
-                await self.table(e)
-        except (AdapterUnavailableError, AdapterResponseError) as err:
-            return Health("down", err.code)
+        """From what is loaded (never waits for a load): up | degraded | loading | down, with the reason."""
+        down: list[str] = []
+        degraded: list[str] = []
+        loading = False
+        for e in self.maps:
+            name = self.path(e).name
+            try:
+                t, task = self._refresh(e)
+            except AdapterUnavailableError:
+                down.append(f"{name}: missing")
+                continue
+            failed = self.failed.get(e)
+            if t is None:
+                if task is not None:
+                    loading = True
+                else:
+                    down.append(f"{name}: {failed[1] if failed else 'unreadable'}")
+                continue
+            if failed is not None:
+                degraded.append(f"{name}: newest version unreadable ({failed[1]}); serving the previous one")
+            if t.bad_rows > self.bad_rows_ratio * max(t.rows, 1):
+                degraded.append(f"{name}: {t.bad_rows} of {t.rows} rows fail validation")
+        if down:
+            return Health("down", "; ".join(down))
+        if loading:
+            return Health("loading")
+        if degraded:
+            return Health("degraded", "; ".join(degraded))
         return Health("up")
+
+    async def close(self) -> None:
+        for task in list(self.loading.values()):
+            task.cancel()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _place_code(v: Any) -> bool:
+    return isinstance(v, str) and v.isascii() and v.isdigit() and len(v) in PLACE_LENGTHS

@@ -27,11 +27,12 @@ COMPATIBLE: dict[str, set[str]] = {
 
 
 class MappingError(ValueError):
-    """A semantic spec error; ``loc`` is the key path inside the entity."""
+    """A semantic spec error; ``loc`` is the key path inside the entity, ``all`` every one found."""
 
     def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
         super().__init__(message)
         self.loc = loc
+        self.all: list[MappingError] = [self]
 
 
 @dataclass(frozen=True)
@@ -42,38 +43,51 @@ class FieldRule:
 
 
 class EntityMap:
+    """Raises MappingError naming the first problem, with ``all`` of them (every field is checked)."""
+
     def __init__(self, entity: str, spec: EntitySpec, types: Mapping[str, FieldType]) -> None:
         self.entity = entity
         self.spec = spec
         self.key = spec.key
+        self.types = types  # the schema type's fields (what a converted value must be)
         self.rules: dict[str, FieldRule] = {}
+        errors: list[MappingError] = []
         for name, fm in spec.fields.items():
             loc: tuple[str | int, ...] = ("fields", name)
             if name not in types:
-                raise MappingError(f"field {name!r} is not in schema type {entity}; known: "
-                                   f"{', '.join(sorted(types))}", loc)
+                errors.append(MappingError(f"field {name!r} is not in schema type {entity}; known: "
+                                           f"{', '.join(sorted(types))}", loc))
+                continue
             try:
                 conv = compile_steps(fm.transform)
+                _check_type(conv, fm.transform, types[name], loc)
             except TransformError as e:
-                raise MappingError(str(e), (*loc, "transform")) from None
-            _check_type(conv, fm.transform, types[name], loc)
+                errors.append(MappingError(str(e), (*loc, "transform")))
+                continue
+            except MappingError as e:
+                errors.append(e)
+                continue
             self.rules[name] = FieldRule(name, fm.source, conv)
-        if self.key not in self.rules:
-            raise MappingError(f"key field {self.key!r} is not mapped under fields", ("key",))
+        if self.key not in spec.fields:
+            errors.append(MappingError(f"key field {self.key!r} is not mapped under fields", ("key",)))
         problem = check_pushable(spec.jurisdiction.transform)
         if problem:
-            raise MappingError(problem, ("jurisdiction", "transform"))
+            errors.append(MappingError(problem, ("jurisdiction", "transform")))
         try:
             self.jurisdiction = compile_steps(spec.jurisdiction.transform)
         except TransformError as e:
-            raise MappingError(str(e), ("jurisdiction", "transform")) from None
+            errors.append(MappingError(str(e), ("jurisdiction", "transform")))
         self.filter_params = spec.filter_params()
         for f in self.filter_params:
-            if f not in self.rules:
-                raise MappingError(f"filter {f!r} is not a mapped field of {entity}", ("filters", f))
-            if self.rules[f].conv.invert is None:
-                raise MappingError(f"filter {f!r}: its transforms cannot be inverted, so the filter cannot be "
-                                   "pushed down to the department", ("filters", f))
+            if f not in spec.fields:
+                errors.append(MappingError(f"filter {f!r} is not a mapped field of {entity}", ("filters", f)))
+            elif f in self.rules and self.rules[f].conv.invert is None:
+                errors.append(MappingError(f"filter {f!r}: its transforms cannot be inverted, so the filter cannot "
+                                           "be pushed down to the department", ("filters", f)))
+        if errors:
+            first = errors[0]
+            first.all = errors
+            raise first
         self._pairs: list[tuple[str, str, Callable[[Any], Any] | None]] = [
             (r.name, r.source, r.conv.fn) for r in self.rules.values()
         ]
@@ -87,12 +101,7 @@ class EntityMap:
         """Canonical filter values -> the department's raw candidates (deduplicated)."""
         inv = self.rules[field].conv.invert
         assert inv is not None  # validated at start-up
-        out: list[Any] = []
-        for v in values:
-            for r in inv(v):
-                if r not in out:
-                    out.append(r)
-        return out
+        return list(dict.fromkeys(r for v in values for r in inv(v)))  # a list scan per value was quadratic
 
     @property
     def sources(self) -> list[str]:

@@ -12,6 +12,12 @@ A department folder holds ``spec.yaml``. Its shape (see docs/adapter-spec.md):
         jurisdiction: {source: jd_code, transform: [{prefix: "310107005"}]}
         fields: {idNumber: {source: sfzh, transform: [id_number]}, livingAlone: dj}
         filters: [livingAlone]         # http: {livingAlone: query_param}
+    types:                             # record types it adds to the schema (adapters/declare.py)
+      Welfare:
+        description: ...
+        fields: {idNumber: {type: String, description: ..., sensitive: identity, mask: id_number}}
+        links: {Person.welfare: {by: idNumber, description: ...}}
+    enums: {SubsidyType: {values: [FULL, HALF]}}
 """
 from __future__ import annotations
 
@@ -125,6 +131,9 @@ class HttpConnection(Strict):
     base_url: str
     headers: dict[str, str] = Field(default_factory=dict)
     max_concurrency: int = Field(8, ge=1, le=256)
+    # idle kept-alive connections are dropped after this long: shorter than the service's own
+    # keep-alive (uvicorn: 5 s), so the gateway never sends on a connection the service is closing
+    keepalive_s: float = Field(2.0, ge=0, le=300)
 
 
 class LedgerConnection(Strict):
@@ -132,8 +141,49 @@ class LedgerConnection(Strict):
 
 
 class Limits(Strict):
-    timeout_s: float = Field(5.0, gt=0, le=300)
-    max_concurrency: int = Field(16, ge=1, le=1000)
+    """Per-department overrides; a key left out takes the gateway-wide setting (department_timeout_s, ...)."""
+
+    timeout_s: float | None = Field(None, gt=0, le=300)
+    max_concurrency: int | None = Field(None, ge=1, le=1000)
+    breaker_threshold: int | None = Field(None, ge=1, le=1000)
+    breaker_cooldown_s: float | None = Field(None, gt=0, le=3600)
+
+
+SENSITIVE = ("identity", "contact", "health", "disability", "minors", "whereabouts")
+MASKS = ("id_number", "phone", "name", "address")
+Sensitive = Literal["identity", "contact", "health", "disability", "minors", "whereabouts"]
+MaskKind = Literal["id_number", "phone", "name", "address"]
+
+
+class FieldDecl(Strict):
+    """A field of a declared type: a scalar, an enum, or (with ``by``) a core entity."""
+
+    type: str  # String Int Float Boolean Date, an enum, or a core type (then `by` is required)
+    description: str
+    sensitive: Sensitive | None = None
+    mask: MaskKind | None = None
+    by: str | None = None  # for a core type: this type's field holding the entity's canonical key
+
+
+class LinkDecl(Strict):
+    """A field the declared type adds to a core type (``Person.mealSubsidy``), matched by canonical key."""
+
+    by: str  # this type's field holding the core entity's canonical key
+    many: bool = False
+    description: str
+    sensitive: Sensitive | None = None
+    order: int = Field(100, ge=0, le=10_000)  # place among the fields departments add to that type
+
+
+class TypeDecl(Strict):
+    description: str
+    fields: dict[str, FieldDecl]
+    links: dict[str, LinkDecl] = Field(default_factory=dict)
+
+
+class EnumDecl(Strict):
+    description: str = ""
+    values: list[str] = Field(min_length=1)
 
 
 class DepartmentSpec(Strict):
@@ -144,6 +194,8 @@ class DepartmentSpec(Strict):
     connection: dict[str, Any] = Field(default_factory=dict)
     limits: Limits = Limits()
     entities: dict[str, EntitySpec]
+    types: dict[str, TypeDecl] = Field(default_factory=dict)
+    enums: dict[str, EnumDecl] = Field(default_factory=dict)
     # escape hatch: "package.module:ClassName" implementing the Adapter protocol
     class_: str | None = Field(None, alias="class")
     # which generic kind a `class:` adapter reports (for /readyz); defaults to "class"

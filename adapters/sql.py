@@ -78,7 +78,7 @@ class SqlAdapter(BaseAdapter):
         out: list[Record] = []
         for i in range(0, len(raws), CHUNK):
             rows = await self._rows(self._select(entity).where(col.in_(raws[i:i + CHUNK])))
-            out.extend(m.convert(r) for r in rows)
+            out.extend(self._convert(m, rows))
         return out
 
     def _where(self, entity: str, q: ListQuery) -> list[ColumnElement[Any]]:
@@ -117,7 +117,7 @@ class SqlAdapter(BaseAdapter):
         stmt = self._select(entity).where(and_(true(), *conds)).order_by(kcol).offset(query.offset)
         if query.limit is not None:
             stmt = stmt.limit(query.limit)
-        records = [m.convert(r) for r in await self._rows(stmt)]
+        records = self._convert(m, await self._rows(stmt))
         total = None
         if query.count:
             src = self._sources[entity]

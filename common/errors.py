@@ -40,8 +40,27 @@ class SettingsError(ConfigError):
     code = "SETTINGS_INVALID"
 
 
+class SettingsInsecureError(SettingsError):
+    """A production start with a demo or too-short secret. ``details["key"]`` names the setting."""
+
+    code = "SETTINGS_INSECURE"
+
+
 class PolicyFileError(ConfigError):
     code = "POLICY_INVALID"
+
+
+class PolicySourceError(ConfigError):
+    """`gateway policy diff` cannot read a side: no such folder or git revision, or no policy in it.
+    ``details["source"]`` is the side as given."""
+
+    code = "POLICY_SOURCE_NOT_FOUND"
+
+
+class PortInUseError(ConfigError):
+    """`gateway serve` cannot listen: another process holds the port. ``details``: host, port."""
+
+    code = "PORT_IN_USE"
 
 
 # --- department data access ---------------------------------------------------
@@ -65,6 +84,21 @@ class AdapterResponseError(AdapterError):
     """The department answered with something we cannot read (bad JSON, bad row)."""
 
     code = "DEPARTMENT_BAD_RESPONSE"
+
+
+class AdapterRejectedError(AdapterError):
+    """The department refused a request the gateway built (HTTP 4xx): a gateway fault, not an outage.
+
+    Never counted toward the department's circuit breaker.
+    """
+
+    code = "DEPARTMENT_REJECTED"
+
+
+class AdapterBadDataError(AdapterError):
+    """The department's data cannot be parsed (a corrupt ledger, a malformed answer)."""
+
+    code = "DEPARTMENT_BAD_DATA"
 
 
 class FilterNotAllowedError(GatewayError):
@@ -95,6 +129,43 @@ class QueryLimitError(BadRequestError):
     code = "QUERY_TOO_COMPLEX"
 
 
+class QueryCostError(BadRequestError):
+    """The operation's static cost is over the caller's budget (``details``: cost, budget)."""
+
+    code = "QUERY_TOO_COSTLY"
+
+
+class RequestTooLargeError(BadRequestError):
+    code = "REQUEST_TOO_LARGE"
+    status = 413
+
+
+class IntrospectionDisabledError(BadRequestError):
+    code = "INTROSPECTION_DISABLED"
+
+
+class ValidationFailedError(BadRequestError):
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+
+class MethodNotAllowedError(GatewayError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+
+
+class RequestTimeoutError(GatewayError):
+    """The request's deadline passed; outstanding department calls were cancelled."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 504
+
+
+class SlowBodyError(RequestTimeoutError):
+    """The client, not a department, was too slow sending its body: 408, the same code."""
+
+    status = 408
+
+
 class InvalidJurisdictionError(BadRequestError):
     code = "INVALID_JURISDICTION"
 
@@ -121,6 +192,14 @@ class InvalidTokenError(AuthenticationError):
 class UnauthorizedFieldError(GatewayError):
     code = "UNAUTHORIZED_FIELD_OR_TYPE"
     status = 403
+
+
+class AuditUnavailableError(GatewayError):
+    """The audit store cannot take records: requests that would release identity or sensitive-category
+    fields are refused before execution (and so are all data requests once the audit buffer is full)."""
+
+    code = "AUDIT_UNAVAILABLE"
+    status = 503
 
 
 class SpecEnvError(SpecError):

@@ -17,10 +17,11 @@ from demo import depts_http, depts_ledger, depts_sql
 from demo.codes import AS_OF
 from demo.world import World, build_world
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # bump whenever the output changes: cached demo data is then regenerated
 MANIFEST = "manifest.json"
 
 Writer = Callable[[World, pathlib.Path], dict[str, int]]
+Progress = Callable[[str], None]
 WRITERS: dict[str, Writer] = {
     "population": depts_sql.write_population,
     "civil_affairs": depts_sql.write_civil_affairs,
@@ -54,12 +55,20 @@ def _is_current(data_dir: pathlib.Path, persons: int, seed: int) -> bool:
     )
 
 
-def ensure_demo_data(data_dir: pathlib.Path, persons: int = 83000, seed: int = 20261122) -> pathlib.Path:
+def to_stderr(line: str) -> None:
+    """The default progress reporter of the command-line entry points."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def ensure_demo_data(data_dir: pathlib.Path, persons: int = 83000, seed: int = 20261122,
+                     progress: Progress | None = None) -> pathlib.Path:
     """Generate the demo department data into data_dir unless its manifest already matches.
 
     Generation happens in a temporary sibling directory that is renamed into place; the
     manifest is written last, so an interrupted run is detected and regenerated.
+    ``progress`` receives one line per step (the world, then each department).
     """
+    report = progress or (lambda line: None)
     data_dir = pathlib.Path(data_dir).resolve()
     if _is_current(data_dir, persons, seed):
         return data_dir
@@ -69,8 +78,16 @@ def ensure_demo_data(data_dir: pathlib.Path, persons: int = 83000, seed: int = 2
     tmp.mkdir()
     try:
         started = time.monotonic()
+        report(f"generating demo data in {data_dir} ({persons} residents, seed {seed})")
         world = build_world(persons, seed)
-        counts = {slug: write(world, tmp) for slug, write in WRITERS.items()}
+        report(f"  world: {len(world.persons)} residents in {len(world.houses)} houses, "
+               f"{len(world.shops)} shops ({time.monotonic() - started:.1f} s)")
+        counts: dict[str, dict[str, int]] = {}
+        for i, (slug, write) in enumerate(WRITERS.items(), 1):
+            t0 = time.monotonic()
+            counts[slug] = write(world, tmp)
+            report(f"  [{i:2}/{len(WRITERS)}] {slug}: {sum(counts[slug].values())} records "
+                   f"({time.monotonic() - t0:.1f} s)")
         manifest = {
             "generator_version": GENERATOR_VERSION, "seed": seed, "persons": persons,
             "as_of": AS_OF.isoformat(), "seconds": round(time.monotonic() - started, 2),
@@ -93,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--persons", type=int, default=83000)
     ap.add_argument("--seed", type=int, default=20261122)
     a = ap.parse_args(argv)
-    out = ensure_demo_data(a.dir, a.persons, a.seed)
+    out = ensure_demo_data(a.dir, a.persons, a.seed, progress=to_stderr)
     m = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     print(json.dumps(m, ensure_ascii=False, indent=2))
     return 0

@@ -6,6 +6,7 @@ own records from it, so the same person/house/shop appears consistently everywhe
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -184,8 +185,29 @@ def _area(rng: random.Random, kind: str) -> float:
 _HOUSEHOLD_SIZES = ((1, 2, 3, 4, 5), (22, 31, 27, 13, 7))
 
 
+def _elderly_weights(top: int = 110) -> tuple[list[int], list[float]]:
+    """Ages 60..top weighted like a life table: survivors under Gompertz mortality.
+
+    Mortality 0.5 % at 60, rising 11 % a year of age (the Shanghai shape: most deaths in the
+    eighties), times a cohort factor for the large post-1950 cohorts now in their sixties. The
+    oldest ages thin out smoothly: of 83,000 residents about a dozen are 100 or older and the
+    oldest is about 103.
+    """
+    ages = list(range(60, top + 1))
+    mortality, growth = 0.005, 0.11
+    weights = []
+    for a in ages:
+        survivors = math.exp(-(mortality / growth) * (math.exp(growth * (a + 0.5 - 60)) - 1))
+        cohort = 1.0 + 0.4 * max(0.0, (75 - a) / 15)
+        weights.append(survivors * cohort)
+    return ages, weights
+
+
+_ELDERLY_AGES, _ELDERLY_WEIGHTS = _elderly_weights()
+
+
 def _ages_for(rng: random.Random, size: int) -> list[int]:
-    elderly = lambda: min(104, 60 + int(rng.expovariate(1 / 13)))
+    elderly = lambda: rng.choices(_ELDERLY_AGES, _ELDERLY_WEIGHTS)[0]
     adult = lambda lo=22, hi=59: rng.randint(lo, hi)
     if size == 1:
         return [elderly()] if rng.random() < 0.62 else [adult()]
@@ -193,13 +215,14 @@ def _ages_for(rng: random.Random, size: int) -> list[int]:
         r = rng.random()
         if r < 0.56:
             a = elderly()
-            return [a, max(60, a + rng.randint(-4, 4))]
+            d = rng.randint(-4, 4)
+            return [a, max(60, a + d if a < 95 else a - abs(d))]  # the spouse of the oldest is younger
         if r < 0.8:
             a = adult(24, 59)
             return [a, max(22, a + rng.randint(-5, 5))]
         a = adult(28, 58)
         return [a, rng.randint(0, max(0, a - 22))]
-    a = adult(26, 50)
+    a = adult(26, 56)
     parents = [a, max(22, a + rng.randint(-4, 4))]
     kids = [rng.randint(0, max(0, a - 22)) for _ in range(size - 2)]
     if size >= 4 and rng.random() < 0.6:

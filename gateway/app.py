@@ -9,18 +9,29 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.guard import Defaults
 from adapters.registry import Registry
+from gateway import graphiql
 from gateway.audit import AuditSink
+from gateway.audit.store import AuditStore
 from gateway.graphql_view import GraphQLView
+from gateway.introspection import Introspection
+from gateway.memory import freeze_after_start
+from gateway.request_id import RequestIdMiddleware
 from gateway.settings import Settings, load_settings
 from policies.engine import PolicyEngine
+from resolvers.fanout import Fanout
 from resolvers.ids import IdCodec
-from resolvers.schema_def import build_schema, type_fields
-from schema.build import catalogue, field_meta
+from resolvers.schema_def import build_schema, sdl, type_fields
+from schema.build import core
+from schema.model import default_model, model_of
+
+FANOUT_MEASURE_S = 10.0
 
 
 class Gateway:
@@ -29,13 +40,18 @@ class Gateway:
     def __init__(self, settings: Settings, registry: Registry | None = None, engine: Any = None,
                  audit: AuditSink | None = None) -> None:
         self.settings = settings
-        self.meta = field_meta()
-        self.registry = registry or Registry.from_dir(settings.adapters_dir, catalogue(), os.environ)
+        self.registry = registry or Registry.from_dir(settings.adapters_dir, core(), os.environ)
+        # the schema: the core plus what the departments' specs declare
+        self.model = model_of(self.registry.specs) if self.registry.specs else default_model()
+        self.meta = self.model.meta
         self.engine = engine or PolicyEngine(settings.policy_dir, self.meta)
-        self.schema = build_schema()
-        self.type_fields = type_fields()
+        self.schema = build_schema(self.model)
+        self.type_fields = type_fields(self.model)
+        self.policed = self.model.policed
         self.ids = IdCodec(settings.id_secret.encode())
-        self.audit = audit or AuditSink()
+        self.audit = audit or AuditStore.from_settings(settings)
+        self.fanout = Fanout(relations=self.model.relations)
+        self.introspection = Introspection(sdl(self.model), self.policed)
 
 
 async def healthz(request: Request) -> Response:
@@ -43,17 +59,39 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """From the background health checks (never waits on a department): 200 while the gateway can serve;
+    503 while starting and when a department named in `ready_required` is down."""
     gw: Gateway = request.app.state.gateway
-    adapters = list(gw.registry)
-    checks = await asyncio.gather(*(a.health() for a in adapters))
-    rows = [{"name": a.name, "department": a.department, "kind": a.kind, "status": h.status, "ms": h.ms,
-             **({"detail": h.detail} if h.detail else {})} for a, h in zip(adapters, checks, strict=True)]
-    ok = all(r["status"] == "up" for r in rows)
-    return JSONResponse({"status": "ready" if ok else "degraded", "adapters": rows}, status_code=200 if ok else 503)
+    required = {s.strip() for s in gw.settings.ready_required.split(",") if s.strip()}
+    ok, body = gw.registry.readiness(required)
+    body["audit"] = gw.audit.status()
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def department_defaults(s: Settings) -> Defaults:
+    return Defaults(timeout_s=s.department_timeout_s, max_concurrency=s.department_max_concurrency,
+                    breaker_threshold=s.breaker_threshold, breaker_cooldown_s=s.breaker_cooldown_s,
+                    health_interval_s=s.health_interval_s, bad_rows_ratio=s.ledger_bad_rows_ratio)
 
 
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+# Outermost first: every request gets its id before anything can log about it.
+MIDDLEWARE = [Middleware(RequestIdMiddleware)]
+
+
+def admin_routes() -> list[Route]:
+    """/readyz and /metrics: on the main port, or only on the admin port when `admin_port` is set."""
+    return [Route("/readyz", readyz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+
+
+def create_admin_app(gw: Gateway) -> Starlette:
+    """The app of the admin port: health, readiness and metrics of the same gateway, no GraphQL."""
+    app = Starlette(routes=[Route("/healthz", healthz, methods=["GET"]), *admin_routes()], middleware=MIDDLEWARE)
+    app.state.gateway = gw
+    return app
 
 
 def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> Starlette:
@@ -61,18 +99,26 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.audit.start()  # migrations, the writer task
+        gw.registry.start(department_defaults(gw.settings))  # health loops, ledger loading: in the background
+        with contextlib.suppress(TimeoutError):  # cost estimates; a silent department keeps the default
+            await asyncio.wait_for(gw.fanout.measure(gw.registry), FANOUT_MEASURE_S)
+        freezing = asyncio.create_task(freeze_after_start(gw.registry))
         yield
+        freezing.cancel()
         await gw.registry.close()
+        await gw.audit.stop()  # drains the buffer, seals a last checkpoint
 
     view = GraphQLView(gw)
     app = Starlette(
         routes=[
             Route("/graphql", view.post, methods=["POST"]),
             Route("/graphql", view.get, methods=["GET"]),
+            *graphiql.routes(gw.settings),  # GraphiQL's own JS/CSS, dev/demo mode only
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            *(admin_routes() if gw.settings.admin_port is None else ()),
         ],
+        middleware=MIDDLEWARE,
         lifespan=lifespan,
     )
     app.state.gateway = gw

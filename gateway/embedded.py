@@ -8,6 +8,7 @@ import time
 import uvicorn
 
 from gateway.app import Gateway, create_app
+from gateway.wire import CoalescingH11Protocol
 
 
 def free_port() -> int:
@@ -21,7 +22,8 @@ class EmbeddedServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(create_app(gateway=gw), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+                                                    log_level="warning", lifespan="on",
+                                                    http=CoalescingH11Protocol))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + start_timeout_s

@@ -4,23 +4,41 @@ Every request leaves exactly one audit entry, including the ones refused before 
 """
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
+import re
 import time
 from typing import Any
 
 import orjson
+from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from common.errors import BadRequestError, GatewayError
-from gateway import limits
+from adapters.guard import REQUEST_START
+from common.errors import (
+    AuditUnavailableError,
+    BadRequestError,
+    GatewayError,
+    IntrospectionDisabledError,
+    QueryCostError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    SlowBodyError,
+    UnauthorizedFieldError,
+)
+from gateway import echo, introspection, limits, request_id
 from gateway.auth import authenticate
 from gateway.errors import error_body, format_error
+from gateway.secure import stats_key
 from resolvers.access import Access
+from resolvers.audit_fields import decisions, standing_purposes
 from resolvers.context import Limits, Principal, RequestContext
+from resolvers.cost import operation_cost
 
 TRACE_HEADER = "x-gateway-trace"
+# graphql-core's "Did you mean ...?" names schema fields: shown only where introspection is on
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 INTERNAL = GatewayError("internal error")
 log = logging.getLogger("gateway")
 
@@ -33,76 +51,177 @@ class GraphQLView:
     def __init__(self, gw: Any) -> None:
         self.gw = gw
         s = gw.settings
+        self.introspection_on = s.dev_mode if s.introspection is None else s.introspection
         self.limits = Limits(default_page=s.default_page, max_page=s.max_page, k_anonymity=s.k_anonymity,
-                             stats_key=hashlib.sha256(b"stats-rounding:" + s.id_secret.encode()).digest())
+                             stats_key=stats_key(s))
 
     async def get(self, request: Request) -> Response:
-        if not self.gw.settings.dev_mode:
-            return _json({"errors": [{"message": "GraphiQL is served in dev/demo mode only; POST queries here",
-                                      "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}, 405)
-        from strawberry.utils.graphiql import get_graphiql_html
+        """GraphiQL for a browser in dev/demo mode; any other GET is 405: queries are POSTed (no GET queries)."""
+        # imported here, not at the top: GraphiQL and this error are this method's alone
+        from common.errors import MethodNotAllowedError
+        from gateway import graphiql
 
-        return HTMLResponse(get_graphiql_html())
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if self.gw.settings.dev_mode and wants_page:
+            return HTMLResponse(graphiql.render(request), headers=graphiql.HEADERS)
+        e = MethodNotAllowedError("GraphiQL is served in dev/demo mode only; POST queries here"
+                                  if wants_page else "queries are POSTed here as JSON; GET serves GraphiQL to "
+                                  "browsers in dev/demo mode only")
+        refused = _json(error_body(e), e.status)
+        refused.headers["Allow"] = "GET, POST" if self.gw.settings.dev_mode else "POST"  # RFC 9110: 405 names them
+        return refused
 
     async def post(self, request: Request) -> Response:
         t0 = time.perf_counter()
-        entry: dict[str, Any] = {"at": time.time()}
+        REQUEST_START.set(asyncio.get_running_loop().time())  # department timeouts count from here
+        entry: dict[str, Any] = {"at": time.time(), "request_id": request_id.current(),
+                                 "client": request.client.host if request.client else None}
+        principal: Principal | None = None
+        pieces: list[str] = []
         try:
-            principal = authenticate(self.gw.settings, request.headers.get("authorization"),
-                                     request.headers.get("x-purpose"))
+            principal = await authenticate(self.gw.settings, request.headers.get("authorization"),
+                                           request.headers.get("x-purpose"))
             entry.update(user=principal.user, roles=principal.roles, jurisdiction=principal.jurisdiction,
                          purpose=principal.purpose)
             self.gw.engine.check_purpose(principal.purpose)
             query, variables, op_name = await self._body(request)
-            entry["operation"] = hashlib.sha256(query.encode()).hexdigest()[:16]
-            doc = limits.parse_limited(query, self.gw.settings.max_tokens, self.gw.settings.max_depth)
-            limits.check(doc, self.gw.settings.max_depth, self.gw.settings.max_aliases)
-            limits.check_operation(doc, op_name)
-            status, body = await self._execute(principal, query, variables, op_name,
-                                               request.headers.get(TRACE_HEADER) == "1", entry)
+            pieces = echo.long_inputs(query, variables)
+            entry.update(query=query, operation_name=op_name)  # the audit hashes the normalised document
+            s = self.gw.settings
+            doc = limits.parse_limited(query, s.max_tokens, s.max_depth)
+            limits.check(doc, s.max_depth, s.max_aliases)
+            limits.check_literals(doc)
+            entry["document"] = doc
+            op = limits.check_operation(doc, op_name)
+            entry["operation_name"] = op.name.value if op.name else op_name
+            want_trace = request.headers.get(TRACE_HEADER) == "1"
+            try:
+                async with asyncio.timeout(s.request_deadline_s):
+                    status, body = await self._execute(principal, doc, op, query, variables, op_name, want_trace,
+                                                       entry)
+            except TimeoutError:
+                raise RequestTimeoutError(f"the request took longer than its deadline of {s.request_deadline_s} s",
+                                          deadline_s=s.request_deadline_s) from None
         except GatewayError as e:
             entry.update(outcome=e.code)
+            log.info("refused [%s] %s", e.code, echo.clip(e.message, pieces),
+                     extra={"code": e.code, "user": principal.user if principal else None})
             status, body = e.status, error_body(e)
         except Exception:  # a bug of ours: logged in full, answered with a stable code and nothing else
             log.exception("unhandled error in /graphql")
             entry.update(outcome=INTERNAL.code)
             status, body = 500, error_body(INTERNAL)
+        for err in body.get("errors") or ():
+            msg = echo.clip(str(err.get("message", "")), pieces)
+            err["message"] = msg if self.introspection_on else SUGGESTION.sub("", msg)
         entry["ms"] = round((time.perf_counter() - t0) * 1000, 2)
         self.gw.audit.record(entry)
-        return _json(body, status)
+        response = _json(body, status)
+        if status in (SlowBodyError.status, RequestTooLargeError.status):  # the body is left unread: close
+            response.headers["Connection"] = "close"  # rather than drain (a declared 10 GB) or wait for the rest
+        return response
+
+    async def _read(self, request: Request) -> bytes:
+        """The body, refused as soon as it is known to be over the limit (never buffered whole)."""
+        cap = self.gw.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            raise RequestTooLargeError(f"the request body is larger than {cap} bytes", max=cap)
+        chunks: list[bytes] = []
+        size = 0
+        deadline = self.gw.settings.request_deadline_s
+        try:  # a client that stops sending mid-body (slow body, short Content-Length) is not waited on forever
+            async with asyncio.timeout(deadline):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > cap:
+                        raise RequestTooLargeError(f"the request body is larger than {cap} bytes", max=cap)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise SlowBodyError(f"the request body did not arrive within {deadline} s", deadline_s=deadline) from None
+        return b"".join(chunks)
 
     async def _body(self, request: Request) -> tuple[str, dict[str, Any], str | None]:
+        raw = await self._read(request)
         try:
-            body = orjson.loads(await request.body())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise BadRequestError("the request body must be JSON: {\"query\": ..., \"variables\": {...}}") from None
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             raise BadRequestError("the request body must be a JSON object with a string `query`")
-        variables = body.get("variables") or {}
+        variables = body.get("variables")
+        variables = {} if variables is None else variables  # absent or null only: "", [] and false are refused
         op = body.get("operationName")
         if not isinstance(variables, dict):
             raise BadRequestError("`variables` must be a JSON object", argument="variables")
+        cap = self.gw.settings.max_variables_bytes
+        if variables and len(orjson.dumps(variables)) > cap:
+            raise RequestTooLargeError(f"`variables` are larger than {cap} bytes", argument="variables", max=cap)
         if op is not None and not isinstance(op, str):
             raise BadRequestError("`operationName` must be a string", argument="operationName")
         return body["query"], variables, op
 
-    async def _execute(self, principal: Principal, query: str, variables: dict[str, Any], op: str | None,
-                       want_trace: bool, entry: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def _execute(self, principal: Principal, doc: DocumentNode, op: OperationDefinitionNode, query: str,
+                       variables: dict[str, Any], op_name: str | None, want_trace: bool,
+                       entry: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         gw = self.gw
         access = Access(gw.engine, principal.roles, principal.purpose, gw.meta, gw.type_fields,
                         gw.settings.auth_mode)
-        ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits)
-        result = await gw.schema.execute(query, variable_values=variables, context_value=ctx, operation_name=op)
+        if introspection.introspects(doc):
+            return self._introspect(principal, access, doc, op, variables, op_name, entry)
+        fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+        entry["standing_purposes"] = standing_purposes(access)
+        entry["coordinates"], sensitive = decisions(gw.schema._schema, op, fragments, variables, access, gw.policed)
+        cost = operation_cost(gw.schema._schema, op, fragments, variables, gw.fanout, gw.settings.default_page)
+        budget = gw.engine.budget(principal.roles) or gw.settings.cost_budget
+        entry["cost"] = cost.fields
+        if cost.fields > budget:
+            raise QueryCostError(f"the operation would cost about {cost.fields} field values; the budget is {budget}",
+                                 cost=cost.fields, budget=budget)
+        if not gw.audit.admits(sensitive):  # fail closed: nothing sensitive leaves unrecorded
+            raise AuditUnavailableError("the audit store cannot record this request now; it was not run")
+        ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits, audit=gw.audit)
+        result = await gw.schema.execute(query, variable_values=variables, context_value=ctx, operation_name=op_name)
+        body: dict[str, Any] = {}
+        if result.errors:
+            body["errors"] = [format_error(e) for e in result.errors]
+            for e in body["errors"]:
+                ext = e.get("extensions") or {}
+                if ext.get("code") == UnauthorizedFieldError.code and ext.get("coordinate"):
+                    log.warning("denied %s to %s", ext["coordinate"], principal.user,
+                                extra={"user": principal.user, "coordinate": ext["coordinate"]})
+                elif ext.get("code") != INTERNAL.code:  # internal ones were logged in full by format_error
+                    log.info("field error [%s] at %s", ext.get("code"), e.get("path"),
+                             extra={"code": ext.get("code"), "user": principal.user})
+        body["data"] = result.data
+        ext = dict(result.extensions or {})
+        if want_trace and access.can_use("Gateway.trace"):
+            ext["trace"] = {"adapters": ctx.trace.as_dict(),
+                            "cost": {"estimated": cost.fields, "budget": budget, "estimatedRows": cost.rows,
+                                     "rows": ctx.rows_returned}}
+        if ext:
+            body["extensions"] = ext
+        entry.update(outcome="error" if result.errors and result.data is None else "ok",
+                     adapters=ctx.trace.called(), rows=ctx.rows_returned, types=ctx.rows_by_type,
+                     subjects=ctx.subjects,
+                     errors=sorted({e["extensions"]["code"] for e in body.get("errors", [])}))
+        return 200, body
+
+    def _introspect(self, principal: Principal, access: Access, doc: DocumentNode, op: OperationDefinitionNode,
+                    variables: dict[str, Any], op_name: str | None, entry: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        gw = self.gw
+        if not self.introspection_on:
+            raise IntrospectionDisabledError("introspection is disabled on this gateway")
+        if introspection.root_fields(doc, op) - {"__schema", "__type", "__typename"}:
+            raise BadRequestError("send introspection (__schema, __type) as its own operation, without data fields",
+                                  argument="query")
+        key = (gw.engine.version, principal.roles, principal.purpose, gw.settings.auth_mode)
+        schema = gw.introspection.schema_for(key, access.readable)
+        result = gw.introspection.run(schema, doc, variables, op_name)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(e) for e in result.errors]
         body["data"] = result.data
-        ext = dict(result.extensions or {})
-        if want_trace and access.can_use("Gateway.trace"):
-            ext["trace"] = {"adapters": ctx.trace.as_dict()}
-        if ext:
-            body["extensions"] = ext
-        entry.update(outcome="error" if result.errors and result.data is None else "ok",
-                     adapters=ctx.trace.called(), rows=ctx.rows_returned,
+        entry.update(outcome="ok" if not result.errors else "error", adapters=[], rows=0,
                      errors=sorted({e["extensions"]["code"] for e in body.get("errors", [])}))
         return 200, body

@@ -1,18 +1,27 @@
-"""Rejecting abusive documents before any work: tokens (at parse), depth and aliases."""
+"""Rejecting abusive documents before any work: tokens (at parse), depth and aliases.
+
+Introspection (``__schema``, ``__type``) does not count toward depth: the standard full
+introspection query nests ``ofType`` deeper than any data query may, and its size is
+bounded by the schema. The fragments it uses (``TypeRef``) are only reached from it.
+"""
 from __future__ import annotations
 
 from graphql import (
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLSyntaxError,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     Source,
     TokenKind,
+    Visitor,
     parse,
+    visit,
 )
 from graphql.language import Lexer
 
@@ -67,6 +76,27 @@ def _over_limit(query: str, max_tokens: int, max_depth: int) -> QueryLimitError 
         return None
 
 
+MAX_NUMBER_CHARS = 64  # no number a client may mean is longer; Python refuses int() of 4,300+ digits
+
+
+class _LongNumbers(Visitor):
+    def enter_int_value(self, node: IntValueNode, *_: object) -> None:
+        _number(node.value)
+
+    def enter_float_value(self, node: FloatValueNode, *_: object) -> None:
+        _number(node.value)
+
+
+def _number(text: str) -> None:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadRequestError(f"a number literal is longer than {MAX_NUMBER_CHARS} characters", argument="query")
+
+
+def check_literals(doc: DocumentNode) -> None:
+    """Number literals are bounded before anything converts them (a 5,000-digit `first` was a 500)."""
+    visit(doc, _LongNumbers())
+
+
 def check(doc: DocumentNode, max_depth: int, max_aliases: int) -> None:
     frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     aliases = 0
@@ -80,6 +110,8 @@ def check(doc: DocumentNode, max_depth: int, max_aliases: int) -> None:
             if isinstance(node, FieldNode):
                 if node.alias is not None:
                     aliases += 1
+                if node.name.value in ("__schema", "__type"):
+                    continue  # introspection is bounded by the schema, not by the data: its depth is free
                 deepest = max(deepest, 1 + depth(node.selection_set, seen))
             elif isinstance(node, InlineFragmentNode):
                 deepest = max(deepest, depth(node.selection_set, seen))
@@ -101,9 +133,10 @@ def check(doc: DocumentNode, max_depth: int, max_aliases: int) -> None:
         raise QueryLimitError(f"the document uses more than {max_aliases} aliases", limit="aliases", max=max_aliases)
 
 
-def check_operation(doc: DocumentNode, op_name: str | None) -> None:
+def check_operation(doc: DocumentNode, op_name: str | None) -> OperationDefinitionNode:
     """The operation to run must be unambiguous: a client error (400), not a failure inside the executor."""
-    names = [d.name.value if d.name else None for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    names = [d.name.value if d.name else None for d in ops]
     if not names:
         raise BadRequestError("the document has no operation to run", argument="operationName")
     if op_name is None and len(names) > 1:
@@ -111,3 +144,4 @@ def check_operation(doc: DocumentNode, op_name: str | None) -> None:
                               argument="operationName")
     if op_name is not None and op_name not in names:
         raise BadRequestError("`operationName` names no operation of the document", argument="operationName")
+    return ops[0] if op_name is None else ops[names.index(op_name)]

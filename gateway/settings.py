@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from common.errors import SettingsError
 
 PROJECT = Path(__file__).resolve().parent.parent
 PREFIX = "GATEWAY_"
 DEMO_SECRET = "civic-gateway-demo-signing-key-not-for-production"
+DEMO_ID_SECRET = "civic-gateway-demo-id-key"
 
 
 class Settings(BaseModel):
@@ -28,10 +29,36 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
     adapters_dir: Path = Field(PROJECT / "adapters", description="Folder of department folders with spec.yaml.")
     policy_dir: Path = Field(PROJECT / "policies", description="Folder with model.conf and the policy CSV files.")
-    jwt_secret: str = Field(DEMO_SECRET, min_length=16, description="HS256 key that signs caller tokens.")
+    jwt_secret: str = Field(DEMO_SECRET, description="HS256 key of caller tokens (demo/dev and `gateway token`; at "
+                                                     "least 32 bytes outside demo mode). Empty: HS256 off, "
+                                                     "tokens come from jwt_jwks only.")
     jwt_issuer: str = Field("civic-gateway", description="Required `iss` claim.")
     jwt_audience: str = Field("civic-gateway", description="Required `aud` claim.")
-    id_secret: str = Field("civic-gateway-demo-id-key", min_length=16, description="Key of the opaque ids.")
+    id_secret: str = Field(DEMO_ID_SECRET, min_length=16, description="Key of the opaque ids.")
+    jwt_jwks: str = Field("", description="JWKS for RS256/ES256 tokens: a file path or an http(s) URL (fetched, "
+                                          "cached and refreshed). Empty: no asymmetric tokens.")
+    jwt_jwks_refresh_s: float = Field(300.0, gt=0, le=86400, description="How often a JWKS URL is fetched again.")
+    jwt_max_lifetime_s: int = Field(12 * 3600, ge=60, le=7 * 86400,
+                                    description="Longest accepted token lifetime (`exp - iat`).")
+    stats_secret: str = Field("", description="Key of the statistical perturbation (at least 32 bytes outside "
+                                              "demo mode). Rotating it changes released small-cell figures, so "
+                                              "figures published before and after no longer match. Empty: a "
+                                              "random key made once in var/stats.key (never in the repository); "
+                                              "refused outside demo mode.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                description="Largest request body accepted (413 REQUEST_TOO_LARGE beyond).")
+    max_variables_bytes: int = Field(64 * 1024, ge=256, le=64 * 1024 * 1024,
+                                     description="Largest `variables` object accepted, as JSON bytes.")
+    request_deadline_s: float = Field(10.0, gt=0, le=600,
+                                      description="Deadline of one request; outstanding department calls are "
+                                                  "cancelled and REQUEST_TIMEOUT answered.")
+    cost_budget: int = Field(50_000, ge=1, description="Largest static cost of an operation (QUERY_TOO_COSTLY "
+                                                        "beyond); roles may override it in the policy files.")
+    introspection: bool | None = Field(None, description="Serve schema introspection; default: on in dev/demo "
+                                                         "mode, off in production.")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines as text or as JSON lines.")
+    admin_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics and /readyz on this port "
+                                                                     "only; default: on the main port.")
     auth_mode: Literal["filter", "reject", "dry_run"] = Field("filter", description="What a denied field does.")
     k_anonymity: int = Field(5, ge=2, le=1000, description="Stats cells under k units are suppressed.")
     default_page: int = Field(20, ge=1, le=1000, description="Page size when `first` is omitted.")
@@ -39,10 +66,48 @@ class Settings(BaseModel):
     max_depth: int = Field(12, ge=2, le=64, description="Deepest selection accepted.")
     max_aliases: int = Field(64, ge=1, le=10000, description="Most aliases in one document.")
     max_tokens: int = Field(5000, ge=100, le=100000, description="Most lexical tokens in one document.")
+    department_timeout_s: float = Field(5.0, gt=0, le=300, description="Longest call into a department, the wait "
+                                        "for a concurrency slot included; a spec's limits.timeout_s overrides it.")
+    department_max_concurrency: int = Field(16, ge=1, le=1000, description="Concurrent calls into one department; "
+                                            "a spec's limits.max_concurrency overrides it.")
+    breaker_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open a department's "
+                                   "circuit breaker; a spec's limits.breaker_threshold overrides it.")
+    breaker_cooldown_s: float = Field(10.0, gt=0, le=3600, description="How long an open breaker fails calls fast "
+                                      "before one trial; a spec's limits.breaker_cooldown_s overrides it.")
+    health_interval_s: float = Field(2.0, gt=0, le=3600, description="How often each department's health is "
+                                     "checked in the background (/readyz answers from these checks).")
+    ready_required: str = Field("", description="Comma-separated department slugs without which /readyz answers "
+                                "503; empty: ready whenever the gateway can serve (departments degrade alone).")
+    ledger_bad_rows_ratio: float = Field(0.01, ge=0, le=1, description="Share of a ledger's rows failing "
+                                         "validation above which the department is `degraded` in /readyz.")
+    audit_url: str = Field("", description="SQLAlchemy URL of the audit store (postgresql+asyncpg://... in "
+                           "production, sqlite+aiosqlite:///path); empty: SQLite in var/audit.db.")
+    audit_key: str = Field("", description="HMAC key of the data subjects in the audit log (at least 32 bytes "
+                           "outside demo mode). Empty: a random key made once in var/audit.key; refused outside "
+                           "demo mode.")
+    audit_signing_key: str = Field("", description="PEM file of the Ed25519 private key that signs audit "
+                                   "checkpoints (required outside demo mode). Empty: var/audit_signing.pem, "
+                                   "made once.")
+    audit_buffer: int = Field(10_000, ge=10, le=10_000_000, description="Audit records held in memory while "
+                              "the store is down; when full every data request is refused (AUDIT_UNAVAILABLE).")
+    audit_checkpoint_records: int = Field(1000, ge=1, le=10_000_000, description="Seal a signed audit "
+                                          "checkpoint at least every this many records.")
+    audit_checkpoint_s: float = Field(10.0, gt=0, le=86400, description="Seal a signed audit checkpoint at "
+                                      "least this often while records arrive.")
+    audit_timeout_s: float = Field(2.0, gt=0, le=300, description="Longest wait on the audit store per batch "
+                                   "(lock, connect, statement) before it counts as down.")
     dev_mode: bool = Field(False, description="Serve GraphiQL on GET /graphql (always on with --demo).")
     demo_dir: Path = Field(PROJECT / "var" / "demo", description="Where `--demo` keeps its generated data.")
     demo_persons: int = Field(83000, ge=100, le=2_000_000, description="Residents in the generated demo.")
     demo_seed: int = Field(20261122, description="Seed of the generated demo.")
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _hs256_key_or_off(cls, v: str) -> str:
+        # "" switches HS256 off (JWKS-only deployments); a short non-empty key is always a mistake
+        if v and len(v.encode()) < 16:
+            raise ValueError("must be empty (HS256 off) or at least 16 bytes")
+        return v
 
 
 ENV_KEYS = {PREFIX + name.upper(): name for name in Settings.model_fields}

@@ -6,12 +6,14 @@ gateway applies to the whole field for the whole request. Nothing here runs per 
 
 >>> engine = PolicyEngine(field_meta={"Person.idNumber": {"sensitive": "identity", "mask": "id_number"}})
 >>> engine.decide(["committee_worker"], None, "Person.idNumber").effect
-'mask'
+<Effect.MASK: 'mask'>
+>>> str(engine.decide(["committee_worker"], None, "Person.idNumber").label())
+'masked'
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,27 +21,37 @@ from typing import Any
 import casbin
 
 from common.errors import UnknownPurposeError
-from policies.loader import MODEL_FILE, PURPOSE_CATEGORIES, RulesAdapter, load
+from policies.loader import MODEL_FILE, PURPOSE_CATEGORIES, Rule, RulesAdapter, load
+from policies.vocabulary import Effect, Label, Reason, word
 
 DEFAULT_DIR = Path(__file__).resolve().parent
 NO_RULE = "default: no rule grants it"
 # Actions that return something about a field, most revealing first.
 _FIELD_ACTIONS = ("read", "read_masked", "aggregate")
-_EFFECT_OF = {"read": ("allow", "granted"), "read_masked": ("mask", "masked"),
-              "aggregate": ("aggregate", "aggregate_only")}
+NAMED_ONLY = ("spec", "link")  # field origins (schema/model.py) granted only by rules that name them
+_EFFECT_OF = {"read": (Effect.ALLOW, Reason.GRANTED), "read_masked": (Effect.MASK, Reason.MASKED),
+              "aggregate": (Effect.AGGREGATE, Reason.AGGREGATE_ONLY)}
+CAPABILITY_PREFIX = "Gateway."
 
 
 @dataclass(frozen=True)
 class Decision:
-    effect: str  # "allow" | "mask" | "deny" | "aggregate"
-    rule: str  # the policy line(s) that decided, or NO_RULE
-    reason: str  # granted | masked | no_grant | denied_by_rule | purpose_required | purpose_not_allowed | aggregate_only
-    mask: str | None = None  # mask kind to apply when effect == "mask"
+    effect: Effect
+    rule: str  # the policy line(s) that decided, or NO_RULE, as one readable text
+    reason: Reason
+    mask: str | None = None  # mask kind to apply when effect is MASK
     purpose: str | None = None  # purpose that unlocked a sensitive category, if any
+    rules: tuple[str, ...] = ()  # the deciding p/p2 lines, each as its text (``PolicyEngine.source`` finds it)
+    capability: bool = False  # a gateway feature (action use) rather than a field
 
     @property
     def visible(self) -> bool:
-        return self.effect in ("allow", "mask")
+        return self.effect.visible
+
+    def label(self, standing: Collection[str] = ()) -> Label:
+        """The decision in the matrix's words; ``standing``: the standing purposes of the role asked about."""
+        purposes = (self.purpose,) if self.purpose is not None else ()
+        return Label(word(self.effect, self.reason, self.capability), purposes, self.purpose in standing)
 
 
 class PolicyEngine:
@@ -49,6 +61,12 @@ class PolicyEngine:
         ps = load(self.policy_dir)
         self.version: str = ps.digest
         self._purposes = dict(ps.purposes)
+        self._duties = dict(ps.duties)
+        self.lines: tuple[Rule, ...] = tuple(ps.lines)
+        self._sources = {r.text: r for r in reversed(ps.casbin_rules)}  # the first line of a text wins
+        self._capabilities = tuple(dict.fromkeys(
+            r.tokens[2] for r in ps.casbin_rules
+            if r.tokens[0] == "p" and r.tokens[2].startswith(CAPABILITY_PREFIX) and "*" not in r.tokens[2]))
         self._field_meta: Mapping[str, Mapping[str, Any]] = field_meta or {}
         for name in ("casbin", "casbin.policy", "casbin.enforcer", "casbin.role"):
             # pycasbin logs every policy line at load, every allowed request at INFO and every
@@ -65,17 +83,41 @@ class PolicyEngine:
         for role in ps.roles:
             lineage = [role, *self._enforcer.get_implicit_roles_for_user(role)]
             self._row_rules[role] = tuple(dict.fromkeys(r for x in lineage for r in ps.row_rules.get(x, ())))
+        self._budgets: dict[str, int] = {}
+        for role in ps.roles:
+            lineage = [role, *self._enforcer.get_implicit_roles_for_user(role)]
+            own = next((ps.budgets[r] for r in lineage if r in ps.budgets), None)
+            if own is not None:
+                self._budgets[role] = own
         self.casbin_calls: int = 0
         self._cache: dict[tuple[tuple[str, ...], str | None, str], Decision] = {}
-        self._use_cache: dict[tuple[tuple[str, ...], str], bool] = {}
+        self._use_cache: dict[tuple[tuple[str, ...], str], Decision] = {}
+        self._lines: dict[str, list[list[str]]] = {}
 
     # -- catalogue -------------------------------------------------------------------
     def roles(self) -> list[str]:
         """The assignable roles (every role that inherits from another; base roles excluded)."""
         return list(self._roles)
 
+    def budget(self, roles: Sequence[str]) -> int | None:
+        """The largest cost budget the policy gives any of these roles (None: the setting applies)."""
+        given = [self._budgets[r] for r in roles if r in self._budgets]
+        return max(given) if given else None
+
     def purposes(self) -> dict[str, str]:
         return dict(self._purposes)
+
+    def duties(self) -> dict[str, str]:
+        """role -> what it is for (``duty`` lines)."""
+        return dict(self._duties)
+
+    def capabilities(self) -> tuple[str, ...]:
+        """The gateway features (``Gateway.*``) the policy names, in policy order."""
+        return self._capabilities
+
+    def source(self, text: str) -> Rule | None:
+        """The policy line (file and line number) of a p, p2 or g rule given as its text."""
+        return self._sources.get(text)
 
     def standing_purposes(self, role: str) -> tuple[str, ...]:
         return self._standing.get(role, ())
@@ -98,14 +140,27 @@ class PolicyEngine:
         return hit
 
     def explain(self, role: str, purpose: str | None, coordinate: str) -> Decision:
+        """One role's decision for a field, or for a capability (``Gateway.*``)."""
+        if coordinate.startswith(CAPABILITY_PREFIX):
+            return self.decide_use([role], coordinate)
         return self.decide([role], purpose, coordinate)
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool:
+        return self.decide_use(roles, capability).effect is Effect.ALLOW
+
+    def decide_use(self, roles: Sequence[str], capability: str) -> Decision:
         key = (tuple(sorted(set(roles))), capability)
         hit = self._use_cache.get(key)
         if hit is None:
             allowed, denied = self._ask(key[0], capability, "use")
-            hit = self._use_cache[key] = bool(allowed) and not denied
+            if denied:
+                found = tuple(dict.fromkeys(denied))
+                hit = Decision(Effect.DENY, "; ".join(found), Reason.DENIED_BY_RULE, rules=found, capability=True)
+            elif allowed:
+                hit = Decision(Effect.ALLOW, allowed[0][1], Reason.GRANTED, rules=(allowed[0][1],), capability=True)
+            else:
+                hit = Decision(Effect.DENY, NO_RULE, Reason.NO_GRANT, capability=True)
+            self._use_cache[key] = hit
         return hit
 
     # -- internals -------------------------------------------------------------------
@@ -114,28 +169,50 @@ class PolicyEngine:
         ok, rule = self._enforcer.enforce_ex(*rvals)
         return bool(ok), list(rule)
 
-    def _ask(self, roles: tuple[str, ...], coordinate: str, act: str) -> tuple[list[tuple[str, str]], list[str]]:
-        """(roles allowed with the allowing rule, deny rules matched) for one action."""
+    def _ask(self, roles: tuple[str, ...], coordinate: str, act: str,
+             origin: str | None = None) -> tuple[list[tuple[str, str]], list[str]]:
+        """(roles allowed with the allowing rule, deny rules matched) for one action.
+
+        A field a department's spec declares (``origin`` spec) is granted only by a rule naming
+        its type (``MealSubsidy.*`` or the field); one it adds to a core type (``origin`` link)
+        only by a rule naming the field itself (``Person.mealSubsidy``): grants written before
+        it existed (``Person.*``, ``*.idNumber``) never reach it. Deny rules reach it as any field.
+        """
         allowed: list[tuple[str, str]] = []
         denied: list[str] = []
         for role in roles:
             ok, rule = self._enforce(role, coordinate, act)
+            if ok and origin in NAMED_ONLY and not _names(rule[1], coordinate, origin):
+                named = self._named_rule(role, coordinate, act, str(origin))
+                if named is None:
+                    continue
+                ok, rule = True, named
             if ok:
                 allowed.append((role, "p, " + ", ".join(rule)))
             elif rule and rule[-1] == "deny":
                 denied.append("p, " + ", ".join(rule))
         return allowed, denied
 
+    def _named_rule(self, role: str, coordinate: str, act: str, origin: str) -> list[str] | None:
+        """The last allow rule of the role (or a role it inherits) that names the coordinate, if any."""
+        lines = self._lines.get(role)
+        if lines is None:
+            lines = self._lines[role] = [list(x) for x in self._enforcer.get_implicit_permissions_for_user(role)]
+        named = [x for x in lines if len(x) >= 4 and x[3] == "allow" and x[2] in (act, "*")
+                 and _names(x[1], coordinate, origin)]
+        return named[-1] if named else None
+
     def _purpose_rule(self, role: str, category: str, declared: str | None) -> tuple[str, str] | None:
         candidates = self._standing.get(role, ()) + ((declared,) if declared else ())
         for purpose in dict.fromkeys(candidates):
-            ok, _ = self._enforce(self._ctx2, role, category, purpose)
-            if ok:
-                return purpose, f"p2, {role}, {category}, {purpose}"
+            ok, line = self._enforce(self._ctx2, role, category, purpose)
+            if ok:  # the p2 line that matched: the role's own or one it inherits
+                return purpose, "p2, " + ", ".join(line or (role, category, purpose))
         return None
 
     def _decide(self, roles: tuple[str, ...], purpose: str | None, coordinate: str) -> Decision:
         meta = self._field_meta.get(coordinate) or {}
+        origin = meta.get("origin")
         category = meta.get("sensitive")
         mask = meta.get("mask")
         needs_purpose = category in PURPOSE_CATEGORIES
@@ -143,31 +220,42 @@ class PolicyEngine:
         purpose_blocked: list[str] = []
         unmaskable: list[str] = []
         for act in _FIELD_ACTIONS:
-            allowed, denied = self._ask(roles, coordinate, act)
+            allowed, denied = self._ask(roles, coordinate, act, origin)
             if denied:
                 deny_rules.extend(denied)
                 continue
             if not allowed:
                 continue
             if act == "read_masked" and not mask:
-                unmaskable.extend(f"{rule} (but the field has no mask)" for _, rule in allowed)
+                unmaskable.extend(rule for _, rule in allowed)
                 continue
             effect, reason = _EFFECT_OF[act]
+            kind = mask if act == "read_masked" else None
             if not needs_purpose or act == "aggregate":
                 # Aggregates leave the gateway only as k-suppressed counts: no purpose needed.
-                return Decision(effect, allowed[0][1], reason, mask if act == "read_masked" else None)
+                return Decision(effect, allowed[0][1], reason, kind, rules=(allowed[0][1],))
             for role, rule in allowed:
                 found = self._purpose_rule(role, str(category), purpose)
                 if found is not None:
-                    return Decision(effect, f"{rule}; {found[1]}", reason,
-                                    mask if act == "read_masked" else None, found[0])
+                    return Decision(effect, f"{rule}; {found[1]}", reason, kind, found[0], rules=(rule, found[1]))
             purpose_blocked.extend(rule for _, rule in allowed)
         if deny_rules:
-            return Decision("deny", "; ".join(dict.fromkeys(deny_rules)), "denied_by_rule")
+            denials = tuple(dict.fromkeys(deny_rules))
+            return Decision(Effect.DENY, "; ".join(denials), Reason.DENIED_BY_RULE, rules=denials)
         if purpose_blocked:
-            why = f"{'; '.join(dict.fromkeys(purpose_blocked))}; no p2 rule lets these roles use " + (
+            blocked = tuple(dict.fromkeys(purpose_blocked))
+            why = f"{'; '.join(blocked)}; no p2 rule lets these roles use " + (
                 f"purpose {purpose} for {category}" if purpose else f"{category} without a declared purpose")
-            return Decision("deny", why, "purpose_not_allowed" if purpose else "purpose_required")
+            return Decision(Effect.DENY, why, Reason.PURPOSE_NOT_ALLOWED if purpose else Reason.PURPOSE_REQUIRED,
+                            rules=blocked)
         if unmaskable:
-            return Decision("deny", "; ".join(unmaskable), "no_grant")
-        return Decision("deny", NO_RULE, "no_grant")
+            return Decision(Effect.DENY, "; ".join(f"{r} (but the field has no mask)" for r in unmaskable),
+                            Reason.NO_GRANT, rules=tuple(unmaskable))
+        return Decision(Effect.DENY, NO_RULE, Reason.NO_GRANT)
+
+
+def _names(pattern: str, coordinate: str, origin: str | None) -> bool:
+    """Whether a rule's object names the coordinate the way its origin requires (see PolicyEngine._ask)."""
+    if pattern == coordinate:
+        return True
+    return origin == "spec" and pattern == coordinate.split(".", 1)[0] + ".*"

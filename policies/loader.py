@@ -10,6 +10,11 @@ Line types (first column):
 - ``rows, role, Entity, Type.field``           relationship row scope: the role sees an Entity
                                                row only when that related field equals the
                                                caller's user id (on top of the jurisdiction).
+- ``budget, role, cost``                       the role's query cost budget, overriding the
+                                               ``cost_budget`` setting (inherited by child roles).
+- ``duty, role, text``                         what the role is for, in a few words (the column
+                                               notes of the HTML matrix); at most one per role,
+                                               quote the text when it holds a comma.
 
 Blank lines and lines starting with ``#`` are comments. Any other line is an error that
 names the file and line: a policy that cannot be read must stop the gateway at start-up.
@@ -55,7 +60,10 @@ class PolicySet:
     purposes: dict[str, str] = field(default_factory=dict)
     standing: dict[str, list[str]] = field(default_factory=dict)
     row_rules: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    budgets: dict[str, int] = field(default_factory=dict)
     roles: set[str] = field(default_factory=set)
+    duties: dict[str, str] = field(default_factory=dict)
+    lines: list[Rule] = field(default_factory=list)  # every line of every kind, in file order (for diff)
     digest: str = ""
 
 
@@ -106,6 +114,7 @@ def load(policy_dir: Path) -> PolicySet:
     # Pass 2: everything else, checked against the catalogue and the declared roles.
     for path, n, row in parsed:
         kind = row[0]
+        ps.lines.append(Rule(tuple(row), path.name, n))
         if kind == "purpose":
             continue
         if kind == "g":
@@ -132,8 +141,23 @@ def load(policy_dir: Path) -> PolicySet:
                 raise _fail(path, n, "expected: rows, role, Entity, Type.field")
             _check_role(path, n, row[1], ps.roles)
             ps.row_rules.setdefault(row[1], []).append((row[2], row[3]))
+        elif kind == "budget":
+            if len(row) != 3 or not row[2].isdigit() or int(row[2]) < 1:
+                raise _fail(path, n, "expected: budget, role, cost (a positive whole number)")
+            _check_role(path, n, row[1], ps.roles)
+            if row[1] in ps.budgets:
+                raise _fail(path, n, f"budget of {row[1]!r} declared twice")
+            ps.budgets[row[1]] = int(row[2])
+        elif kind == "duty":
+            if len(row) != 3 or not row[2]:
+                raise _fail(path, n, "expected: duty, role, text")
+            _check_role(path, n, row[1], ps.roles)
+            if row[1] in ps.duties:
+                raise _fail(path, n, f"duty of {row[1]!r} declared twice")
+            ps.duties[row[1]] = row[2]
         else:
-            raise _fail(path, n, f"unknown line type {kind!r} (expected p, g, p2, purpose, standing or rows)")
+            raise _fail(path, n, f"unknown line type {kind!r} (expected p, g, p2, purpose, standing, rows, budget "
+                                 "or duty)")
     return ps
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from policies.masks import MASKS
+from policies.vocabulary import Effect
 
-ALLOW, MASK, DENY, AGGREGATE = "allow", "mask", "deny", "aggregate"
+ALLOW, MASK, DENY, AGGREGATE = Effect.ALLOW, Effect.MASK, Effect.DENY, Effect.AGGREGATE
 
 
 class Decides(Protocol):
@@ -23,6 +24,8 @@ class Decides(Protocol):
     def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]: ...
 
     def check_purpose(self, purpose: str | None) -> None: ...
+
+    def budget(self, roles: Sequence[str]) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -104,4 +107,7 @@ class AllowAll:
         return ()
 
     def check_purpose(self, purpose: str | None) -> None:
+        return None
+
+    def budget(self, roles: Sequence[str]) -> int | None:
         return None

@@ -67,6 +67,9 @@ class RequestContext:
     loaders: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     rows_returned: int = 0
     row_keys: dict[str, frozenset[str]] | None = None  # relationship row scope, loaded once
+    subjects: set[str] = field(default_factory=set)  # ID numbers of persons whose sensitive fields left
+    rows_by_type: dict[str, int] = field(default_factory=dict)  # rows released per type (audit)
+    audit: Any = None  # the audit store's reader (resolvers/audit_query.py), None without one
 
     def __post_init__(self) -> None:
         self.trace = Trace([a.name for a in self.registry])

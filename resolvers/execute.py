@@ -21,11 +21,14 @@ from aiodataloader import DataLoader
 from adapters.base import Eq, ListQuery, Record
 from adapters.mapping import JURISDICTION
 from common.errors import GatewayError, NotFoundError, OperationNotSupportedError
+from resolvers.audit_fields import subject_field
 from resolvers.context import RequestContext
-from resolvers.relations import KEYS, RELATIONS, SCOPED, Relation
+from resolvers.defer import spread
+from resolvers.relations import KEYS, SCOPED, Relation, relations_of
 from resolvers.selection import Sel
 
 Path = tuple[str, ...]
+YIELD_EVERY = 200  # records shaped between two passes of the event loop
 
 
 def age_on(born: Any, today: dt.date) -> int | None:
@@ -45,6 +48,7 @@ class Executor:
         self.selected: dict[str, set[str]] = {}  # type -> fields selected on any path (for computed ones)
         self.today = dt.date.today()
         self.row_keys: dict[str, frozenset[str]] = {}
+        self.relations = relations_of(ctx.registry)
 
     async def prepare(self) -> None:
         """Load relationship row scopes (e.g. a family doctor's contracted residents) once per request.
@@ -128,7 +132,7 @@ class Executor:
     async def expand(self, type_name: str, records: list[Record], sel: Sel, path: Path) -> None:
         self.collected.append((type_name, records))
         self.selected.setdefault(type_name, set()).update(sel)
-        rels = RELATIONS.get(type_name, {})
+        rels = self.relations.get(type_name, {})
         jobs = []
         for fname, sub in sel.items():
             rel = rels.get(fname)
@@ -174,20 +178,32 @@ class Executor:
         await self.expand(target, children, sub, (*path, "@") if rel.many else path)
 
     # --- shaping ----------------------------------------------------------------
-    def shape(self) -> None:
-        """Computed fields, then deny and mask, once per record object."""
+    async def shape(self) -> None:
+        """Computed fields, then deny and mask, once per record object.
+
+        Every ``YIELD_EVERY`` records the loop serves other requests: a large answer is
+        shaped in slices, never in one block.
+        """
         access = self.ctx.access
         encode = self.ctx.ids.encode
         done: set[int] = set()
+        subjects, rows_by_type = self.ctx.subjects, self.ctx.rows_by_type
         for type_name, records in self.collected:
             rules = access.rules(type_name)
             selected = self.selected.get(type_name, ())
             key = KEYS.get(type_name) if "id" in selected else None  # an id costs three HMACs: only if asked
             with_age = type_name == "Person" and "age" in selected
+            lists = [f for f, rel in self.relations.get(type_name, {}).items() if rel.many and f in selected]
+            subject = subject_field(access, type_name, selected)  # audit: read before masking
+            rows_by_type[type_name] = rows_by_type.get(type_name, 0) + len(records)
             for rec in records:
                 if id(rec) in done:
                     continue
                 done.add(id(rec))
+                if len(done) % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                if subject is not None and (s := rec.get(subject)) is not None:
+                    subjects.add(str(s))
                 if type_name in KEYS:
                     rec["__typename"] = type_name  # is_type_of of the entity types reads it
                 if key is not None:
@@ -202,4 +218,8 @@ class Executor:
                     v = rec.get(f)
                     if v is not None:
                         rec[f] = fn(v)
+                for f in lists:  # long lists complete item by item, between other requests' work
+                    v = rec.get(f)
+                    if isinstance(v, list):
+                        rec[f] = spread(v)
         self.ctx.rows_returned += sum(len(r) for _, r in self.collected)

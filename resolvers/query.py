@@ -10,6 +10,7 @@ from adapters.base import ListQuery
 from common.errors import GatewayError, NotFoundError, PageSizeError
 from resolvers.access import AGGREGATE, ALLOW
 from resolvers.context import RequestContext
+from resolvers.defer import spread
 from resolvers.execute import Executor
 from resolvers.filters import plan
 from resolvers.selection import Sel, field_selection
@@ -72,12 +73,12 @@ async def connection(info: strawberry.Info, entity: str, field: str, first: int 
         has_next = len(records) > n
         records = records[:n]
         await ex.expand(entity, records, node_sel, (*_root_path(info), "edges", "@", "node"))
-        ex.shape()
+        await ex.shape()
     except GatewayError as e:
         raise _gql(e) from None
     edges = [{"cursor": encode_cursor(offset + i), "node": r} for i, r in enumerate(records)]
     return {
-        "edges": edges,
+        "edges": spread(edges),
         "pageInfo": {"hasNextPage": has_next, "hasPreviousPage": offset > 0,
                      "startCursor": edges[0]["cursor"] if edges else None,
                      "endCursor": edges[-1]["cursor"] if edges else None},
@@ -98,7 +99,7 @@ async def single(info: strawberry.Info, field: str, gid: str, types: tuple[str, 
         rec = await ex.get_root(tname, key)
         assert rec is not None
         await ex.expand(tname, [rec], _sel(info), _root_path(info))
-        ex.shape()
+        await ex.shape()
         return rec
     except GatewayError as e:
         raise _gql(e) from None
@@ -151,8 +152,9 @@ class Query:
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await single(info, "node", id, ENTITIES)  # type: ignore[return-value]
 
-    @strawberry.field(description="Counts grouped by place, age band, gender and department attributes. "
-                                  "Cells under k persons are suppressed.")
+    @strawberry.field(description="Counts grouped by place, age band, gender and department attributes, every "
+                                  "combination in scope listed; each count is a sum of protected finest cells "
+                                  "(cell key method, multiples of k), never a true count.")
     async def stats(self, info: strawberry.Info, subject: StatsSubject, groupBy: list[StatsDimension],
                     filter: PlaceFilter | None = None) -> StatsResult | None:
         ctx = _ctx(info)

@@ -1,95 +1,31 @@
-"""How entities join: which parent field holds the key, which target field matches it.
+"""How entities join, as the planner walks them: the core's relations plus the departments'.
 
-The planner walks these for every relation the (authorized) selection asks for; the
-target type's owner adapter is looked up in the registry, so a department's spec
-decides who answers and this table only says how things connect.
+The core's relations and keys are part of the curated contract (schema/core.py); the
+relations of the departments' own types (``Person.welfare``, ``Shop.inspections``,
+``EventRegistration.person``, ...) are declared in their specs and come from the schema
+model of the registry's specs (schema/model.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from schema.core import COMPUTED, KEYS, SCOPED, Relation, many, one
+from schema.model import default_model, model_of
+
+__all__ = ["COMPUTED", "KEYS", "RELATIONS", "SCOPED", "Relation", "many", "one", "relations_of"]
+
+Relations = dict[str, dict[str, Relation]]
+_BY_REGISTRY: WeakKeyDictionary[Any, Relations] = WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
-class Relation:
-    target: str  # schema type
-    local: str  # parent record field holding the key
-    remote: str  # target field matched (its unique key, or a declared filter field)
-    many: bool = False
-    unique: bool = True  # remote is the target's unique key
+def relations_of(registry: Any) -> Relations:
+    """The relations of the schema the registry's specs make (the project's when it carries none)."""
+    hit = _BY_REGISTRY.get(registry)
+    if hit is None:
+        specs = getattr(registry, "specs", None)
+        hit = _BY_REGISTRY[registry] = model_of(specs).relations if specs else default_model().relations
+    return hit
 
 
-def one(target: str, local: str, remote: str, unique: bool = True) -> Relation:
-    return Relation(target, local, remote, False, unique)
-
-
-def many(target: str, local: str, remote: str) -> Relation:
-    return Relation(target, local, remote, True, False)
-
-
-RELATIONS: dict[str, dict[str, Relation]] = {
-    "Person": {
-        "house": one("House", "houseCode", "addressCode"),
-        "household": one("Household", "householdNumber", "householdNumber"),
-        "welfare": one("Welfare", "idNumber", "idNumber"),
-        "health": one("HealthRecord", "idNumber", "idNumber"),
-        "employment": one("Employment", "idNumber", "idNumber"),
-        "disability": one("Disability", "idNumber", "idNumber"),
-        "veteran": one("VeteranStatus", "idNumber", "idNumber"),
-        "education": one("Education", "idNumber", "idNumber"),
-        "eventRegistrations": many("EventRegistration", "idNumber", "idNumber"),
-    },
-    "Household": {
-        "house": one("House", "houseCode", "addressCode"),
-        "members": many("Person", "householdNumber", "householdNumber"),
-    },
-    "House": {
-        "building": one("Building", "jurisdictionCode", "code"),
-        "residents": many("Person", "addressCode", "houseCode"),
-        "water": one("WaterAccount", "addressCode", "addressCode", unique=False),
-        "complaints": many("Complaint", "addressCode", "addressCode"),
-        "constructionCases": many("ConstructionCase", "addressCode", "addressCode"),
-    },
-    "Building": {
-        "compound": one("Compound", "compoundCode", "code"),
-        "houses": many("House", "code", "jurisdictionCode"),
-        "shops": many("Shop", "code", "jurisdictionCode"),
-        "fireChecks": many("FireCheck", "code", "buildingCode"),
-    },
-    "Compound": {
-        "committee": one("Committee", "committeeCode", "code"),
-        "buildings": many("Building", "code", "compoundCode"),
-    },
-    "Committee": {
-        "subdistrict": one("Subdistrict", "subdistrictCode", "code"),
-        "compounds": many("Compound", "code", "committeeCode"),
-    },
-    "Shop": {
-        "building": one("Building", "jurisdictionCode", "code"),
-        "inspections": many("Inspection", "creditCode", "creditCode"),
-        "violations": many("Violation", "creditCode", "creditCode"),
-        "fireChecks": many("FireCheck", "creditCode", "creditCode"),
-        "appearance": one("Appearance", "creditCode", "creditCode"),
-        "complaints": many("Complaint", "creditCode", "creditCode"),
-    },
-    "Event": {
-        "registrations": many("EventRegistration", "eventId", "eventId"),
-    },
-    "EventRegistration": {
-        "person": one("Person", "idNumber", "idNumber"),
-        "event": one("Event", "eventId", "eventId"),
-    },
-}
-
-# Entities that are places or belong to one: their jurisdiction is re-checked on the way out.
-SCOPED = frozenset({"Person", "Household", "House", "Building", "Compound", "Committee", "Subdistrict", "Shop", "Event"})
-
-# The canonical key of each entity (what its opaque id encodes).
-KEYS: dict[str, str] = {
-    "Person": "idNumber", "Household": "householdNumber", "House": "addressCode", "Building": "code",
-    "Compound": "code", "Committee": "code", "Subdistrict": "code", "Shop": "creditCode", "Event": "eventId",
-}
-
-# Fields computed by the gateway from other fields, with the fields they need.
-COMPUTED: dict[str, dict[str, tuple[str, ...]]] = {
-    "Person": {"age": ("birthDate",)},
-}
+RELATIONS: Relations = default_model().relations  # the project's specs (tools and tests)

@@ -1,34 +1,72 @@
-"""Assembling the executable schema: types, root fields, the document authorization step."""
+"""Assembling the executable schema: the core, the departments' types, root fields, authorization.
+
+The schema is built at start from the core and the departments' specs (a ``SchemaModel``,
+schema/model.py); without one, from the specs of the project's adapters/ folder.
+"""
 from __future__ import annotations
 
-from functools import cache
-
 import strawberry
+from graphql import GraphQLError, GraphQLInterfaceType
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
+from resolvers.audit_query import AuditQuery
 from resolvers.authorize import AuthorizeDocument
 from resolvers.query import Query
-from schema.build import ALL_TYPES, fields_of
-from schema.types import ENTITY_TYPES
-
-POLICED = frozenset({"Query", *(t.__name__ for t in ALL_TYPES)})
+from schema.generate import BUILD_LOCK, object_types
+from schema.model import SchemaModel, default_model
 
 
-class Authorize(AuthorizeDocument):
-    policed = POLICED
+@strawberry.type(name="Query", description=Query.__strawberry_definition__.description)  # type: ignore[attr-defined]
+class RootQuery(Query, AuditQuery):
+    """The data fields (resolvers/query.py), then the auditor's (resolvers/audit_query.py)."""
 
 
-@cache
-def build_schema() -> strawberry.Schema:
-    # Records are dicts keyed by field name: ``dict.get`` is the whole field resolver.
-    config = StrawberryConfig(auto_camel_case=False, default_resolver=dict.get)  # type: ignore[arg-type]
-    return strawberry.Schema(query=Query, types=list(ENTITY_TYPES), config=config, extensions=[Authorize])
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Nothing here: strawberry would log every client error with a traceback at ERROR.
+
+        The edge (gateway/errors.py) logs our own faults in full and client errors by code.
+        """
 
 
-def type_fields() -> dict[str, list[str]]:
+_SCHEMAS: dict[tuple[object, ...], strawberry.Schema] = {}
+
+
+def build_schema(model: SchemaModel | None = None) -> strawberry.Schema:
+    """The executable schema of ``model`` (default: the project's specs), built once per distinct model."""
+    model = model or default_model()
+    with BUILD_LOCK:
+        schema = _SCHEMAS.get(model.key)
+        if schema is None:
+            authorize = type("Authorize", (AuthorizeDocument,), {"policed": model.policed})
+            # Records are dicts keyed by field name: ``dict.get`` is the whole field resolver.
+            config = StrawberryConfig(auto_camel_case=False, default_resolver=dict.get)  # type: ignore[arg-type]
+            schema = _SCHEMAS[model.key] = Schema(query=RootQuery, types=object_types(model), config=config,
+                                                  extensions=[authorize])
+    return schema
+
+
+def root_coordinates(model: SchemaModel | None = None) -> list[str]:
+    """The entry points the policy decides besides the types' fields: ``Query.*`` and the interfaces'
+    fields (``Node.id``), in schema order (the rows `gateway policy matrix` and `diff` start with)."""
+    gql = build_schema(model)._schema
+    roots = [f"Query.{name}" for name in gql.query_type.fields] if gql.query_type else []
+    return roots + [f"{t.name}.{name}" for t in gql.type_map.values()
+                    if isinstance(t, GraphQLInterfaceType) and not t.name.startswith("__") for name in t.fields]
+
+
+def type_fields(model: SchemaModel | None = None) -> dict[str, list[str]]:
     """type -> every field name (for per-type deny/mask tables)."""
-    return {t.__name__: [f.name for f in fields_of(t)] for t in ALL_TYPES}
+    return dict((model or default_model()).type_fields)
 
 
-def sdl() -> str:
-    return build_schema().as_str() + "\n"
+def policed(model: SchemaModel | None = None) -> frozenset[str]:
+    return (model or default_model()).policed
+
+
+def sdl(model: SchemaModel | None = None) -> str:
+    return build_schema(model).as_str() + "\n"
+
+
+POLICED = policed()  # the project's specs (tests, tools); a gateway uses its own model's

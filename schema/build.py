@@ -1,22 +1,30 @@
-"""Reads the strawberry types into plain catalogues for the layers below (adapters, policies)."""
+"""The core as data for the layers below, and the catalogues of a set of department specs.
+
+``core()`` reads the curated strawberry types of schema/types.py into a plain ``Core`` the
+spec loader checks declarations against. ``catalogue()`` and ``field_meta()`` describe the
+whole schema (core plus the types the specs declare) of the default adapters folder;
+a gateway over another folder uses its own ``SchemaModel`` (schema/model.py).
+"""
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import types
 import typing
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from adapters.base import FieldType
-from schema import records
+from adapters.catalogue import Core, SchemaCatalogue
+from schema import audit, connection, inputs, stats
+from schema import enums as schema_enums
 from schema import types as entity_types
+from schema.core import KEYS
 
-RECORD_TYPES: tuple[type, ...] = (
-    records.Welfare, records.HealthRecord, records.Employment, records.Disability, records.VeteranStatus,
-    records.Education, records.Inspection, records.Violation, records.ConstructionCase, records.FireCheck, records.Appearance,
-    records.WaterAccount, records.Complaint, records.EventRegistration,
-)
-ALL_TYPES: tuple[type, ...] = entity_types.ENTITY_TYPES + RECORD_TYPES
+CORE_TYPES: tuple[type, ...] = entity_types.ENTITY_TYPES
+BUILTIN_NAMES = frozenset({"Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID", "Date",
+                           "DateTime", "Time", "Decimal", "UUID", "JSON", "Upload", "Node"})
 
 
 def _scalar(tp: Any) -> FieldType | None:
@@ -40,19 +48,6 @@ def fields_of(cls: type) -> list[Any]:
     return list(cls.__strawberry_definition__.fields)  # type: ignore[attr-defined]
 
 
-def catalogue() -> dict[str, dict[str, FieldType]]:
-    """type name -> scalar field -> FieldType (what adapter specs may map)."""
-    out: dict[str, dict[str, FieldType]] = {}
-    for cls in ALL_TYPES:
-        fields: dict[str, FieldType] = {}
-        for f in fields_of(cls):
-            ft = _scalar(_resolved(f))
-            if ft is not None and f.name != "id":
-                fields[f.name] = ft
-        out[cls.__name__] = fields
-    return out
-
-
 def _resolved(f: Any) -> Any:
     t = f.type
     of = getattr(t, "of_type", None)  # StrawberryOptional
@@ -63,16 +58,48 @@ def _resolved(f: Any) -> Any:
     return t
 
 
-def field_meta() -> dict[str, dict[str, Any]]:
-    """"Type.field" -> {department, sensitive, description} for every field of every type."""
-    out: dict[str, dict[str, Any]] = {}
-    for cls in ALL_TYPES:
-        for f in fields_of(cls):
-            md = f.metadata or {}
-            out[f"{cls.__name__}.{f.name}"] = {
-                "department": md.get("department", "gateway"),
-                "sensitive": md.get("sensitive"),
-                "mask": md.get("mask"),
-                "description": f.description or "",
-            }
+def schema_enums_by_name() -> dict[str, type[enum.Enum]]:
+    """The enums of schema/enums.py (what a spec may use besides its own), by GraphQL name."""
+    return {v.__strawberry_definition__.name: v for v in vars(schema_enums).values()  # type: ignore[attr-defined]
+            if isinstance(v, type) and issubclass(v, enum.Enum) and "__strawberry_definition__" in vars(v)}
+
+
+def _names(*modules: Any) -> set[str]:
+    out: set[str] = set()
+    for m in modules:
+        for v in vars(m).values():
+            d = vars(v).get("__strawberry_definition__") if isinstance(v, type) else None
+            if d is not None and isinstance(getattr(d, "name", None), str):
+                out.add(d.name)
     return out
+
+
+@cache
+def core() -> Core:
+    cat: dict[str, dict[str, FieldType]] = {}
+    for cls in CORE_TYPES:
+        fields: dict[str, FieldType] = {}
+        for f in fields_of(cls):
+            ft = _scalar(_resolved(f))
+            if ft is not None and f.name != "id":
+                fields[f.name] = ft
+        cat[cls.__name__] = fields
+    enums = {name: frozenset(m.value for m in cls) for name, cls in schema_enums_by_name().items()}
+    pages = {f"{t}{suffix}" for t in (*cat, "AuditRecord") for suffix in ("Connection", "Edge")}
+    reserved = frozenset(BUILTIN_NAMES | pages | _names(audit, connection, inputs, stats)) - set(cat) - set(enums)
+    return Core(types=cat, fields={c.__name__: frozenset(f.name for f in fields_of(c)) for c in CORE_TYPES},
+                entity_keys=dict(KEYS), enums=enums, reserved=reserved)
+
+
+def catalogue(root: Path | None = None) -> SchemaCatalogue:
+    """type name -> scalar field -> FieldType (what adapter specs may map): the core plus declared types."""
+    from schema.model import default_model
+
+    return default_model(root).catalogue
+
+
+def field_meta(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """"Type.field" -> {department, sensitive, mask, description, origin} for every field of every type."""
+    from schema.model import default_model
+
+    return dict(default_model(root).meta)

@@ -1,4 +1,4 @@
-"""Aggregate results: counts per cell with small-cell suppression."""
+"""Aggregate results: protected counts per cell (cell key method, see policies/README.md)."""
 from __future__ import annotations
 
 import strawberry
@@ -6,7 +6,8 @@ import strawberry
 from schema.enums import AgeBand, Gender, PropertyType, ShopCategory
 
 
-@strawberry.type(description="One cell of a stats table. A dimension not grouped by is null.")
+@strawberry.type(description="One cell of a stats table. A dimension not grouped by is null. Age bands are age "
+                              "in whole years on the reporting date (today).")
 class StatsCell:
     committee: str | None = None
     compound: str | None = None
@@ -16,16 +17,27 @@ class StatsCell:
     livingAlone: bool | None = None
     propertyType: PropertyType | None = None
     shopCategory: ShopCategory | None = None
-    count: int | None = strawberry.field(default=None, description="Null when suppressed.")
-    suppressed: bool = strawberry.field(default=False, description="True when the cell had fewer than k units.")
+    count: int | None = strawberry.field(
+        default=None, description="Protected count: the sum of the protected finest cells this cell covers, a "
+                                  "multiple of k. Never null; 0 may hide up to k units and k may hide none.")
+    suppressed: bool = strawberry.field(
+        default=False, description="Always false: no cell is suppressed, every count is already protected.",
+        deprecation_reason="Counts are protected by perturbation, not suppression.")
 
 
-@strawberry.type(description="A stats table. A cell under k units is suppressed. Counts are exact for the "
-                              "finest cells (building x age band x gender x living alone for persons) of k or "
-                              "more; smaller finest cells count as 0 or k (keyed, unbiased random rounding), so "
-                              "no pair of queries can difference out a suppressed cell.")
+@strawberry.type(description="A stats table computed from one protected finest table per subject (persons: "
+                              "building x age band x gender x living alone; houses: building x property type; "
+                              "shops: building x category). Each finest cell, empty ones included, is released "
+                              "once as one of the two multiples of k around its true count, drawn with a keyed "
+                              "cell key (cell key method); a coarser cell is the sum of its finest cells. Every "
+                              "combination of the requested dimension values in scope is listed, empty or not, "
+                              "and answers are the same on every call, so combining queries reveals nothing "
+                              "beyond the protected finest table.")
 class StatsResult:
-    k: int
+    k: int = strawberry.field(description="The rounding base: every count is a multiple of k, and a finest cell "
+                                          "of fewer than k units can be released as 0 or k.")
     cells: list[StatsCell]
-    suppressedCells: int = strawberry.field(description="Cells of this table suppressed for holding fewer than k.")
-    total: int = strawberry.field(description="Sum of the released counts.")
+    suppressedCells: int = strawberry.field(
+        description="Always 0: no cell is suppressed.",
+        deprecation_reason="Counts are protected by perturbation, not suppression.")
+    total: int = strawberry.field(description="Sum of the released counts (the protected total of the scope).")

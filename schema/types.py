@@ -1,8 +1,10 @@
-"""The unified entities: persons, households, places, shops and events.
+"""The core: persons, households, places, shops and events, the curated public contract.
 
 Records reach these types as plain dicts keyed by field name, so every field is a
 "basic" strawberry field read with ``dict.get``: no Python resolver per field value.
 Relations are filled by the planner's batched loaders before the tree is serialised.
+The departments' own record types, and the fields that link them to these entities
+(``Person.welfare``, ``Shop.inspections``, ...), come from their specs (schema/generate.py).
 """
 from __future__ import annotations
 
@@ -13,22 +15,6 @@ import strawberry
 
 from schema.enums import FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory
 from schema.meta import src
-from schema.records import (
-    Appearance,
-    Complaint,
-    ConstructionCase,
-    Disability,
-    Education,
-    Employment,
-    EventRegistration,
-    FireCheck,
-    HealthRecord,
-    Inspection,
-    VeteranStatus,
-    Violation,
-    WaterAccount,
-    Welfare,
-)
 
 
 def _typed(name: str) -> Any:
@@ -56,13 +42,6 @@ class Person(Node):
     jurisdictionCode: str | None = src("population", "Code of the building the person lives in.", "whereabouts")
     house: House | None = src("housing", "The house the person lives in.", "whereabouts")
     household: Household | None = src("population", "The registered household.")
-    welfare: Welfare | None = src("civil_affairs", "Welfare and elderly-care record.")
-    health: HealthRecord | None = src("health", "Family-doctor contract and chronic-disease flags.", "health")
-    employment: Employment | None = src("hr_social", "Employment and pension status.")
-    disability: Disability | None = src("disability", "Disability certificate.", "disability")
-    veteran: VeteranStatus | None = src("veterans", "Veteran status.")
-    education: Education | None = src("education", "Childcare or school enrolment of a minor.", "minors")
-    eventRegistrations: list[EventRegistration] | None = src("culture", "Community events the person registered for.")
     is_type_of = _typed("Person")
 
 
@@ -87,9 +66,6 @@ class House(Node):
     jurisdictionCode: str | None = src("housing", "Code of the building the house is in.")
     building: Building | None = src("housing", "The building.")
     residents: list[Person] | None = src("population", "Persons living here.", "whereabouts")
-    water: WaterAccount | None = src("water", "Water meter account.")
-    complaints: list[Complaint] | None = src("hotline", "12345 hotline cases about this address.")
-    constructionCases: list[ConstructionCase] | None = src("city_management", "Illegal-construction cases.")
     is_type_of = _typed("House")
 
 
@@ -105,7 +81,6 @@ class Building(Node):
     compound: Compound | None = src("housing", "The compound.")
     houses: list[House] | None = src("housing", "Houses in the building.")
     shops: list[Shop] | None = src("market", "Shops in the building.")
-    fireChecks: list[FireCheck] | None = src("fire", "Fire-safety checks of the building.")
     is_type_of = _typed("Building")
 
 
@@ -151,11 +126,6 @@ class Shop(Node):
     foodSafetyGrade: FoodSafetyGrade | None = src("market", "Food-safety grade (food businesses only).")
     jurisdictionCode: str | None = src("market", "Code of the building the shop is in.")
     building: Building | None = src("housing", "The building.")
-    inspections: list[Inspection] | None = src("city_management", "Street inspections.")
-    violations: list[Violation] | None = src("city_management", "Enforcement cases.")
-    fireChecks: list[FireCheck] | None = src("fire", "Fire-safety checks.")
-    appearance: Appearance | None = src("greening", "Shop-front and waste-sorting compliance.")
-    complaints: list[Complaint] | None = src("hotline", "12345 hotline cases about the shop.")
     is_type_of = _typed("Shop")
 
 
@@ -168,7 +138,6 @@ class Event(Node):
     venue: str | None = src("culture", "Venue.")
     capacity: int | None = src("culture", "Capacity.")
     jurisdictionCode: str | None = src("culture", "Organising committee (or subdistrict) code.")
-    registrations: list[EventRegistration] | None = src("culture", "Registrations.")
     is_type_of = _typed("Event")
 
 

@@ -63,13 +63,15 @@ async def registry(demo_env: dict[str, str], catalogue) -> AsyncIterator[object]
 
 
 @pytest.fixture(scope="session")
-def make_api(demo_env: dict[str, str]) -> Iterator[Callable[..., Api]]:
+def make_api(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Api]]:
     servers: dict[tuple[Any, ...], tuple[EmbeddedServer, Api]] = {}
+    # the suite's gateways keep their audit chain apart from the developer's var/audit.db
+    audit_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}"
 
     def make(env: dict[str, str] | None = None, engine: Any = None, **overrides: Any) -> Api:
         key = (tuple(sorted(overrides.items())), tuple(sorted((env or {}).items())), id(engine) if engine else None)
         if key not in servers:
-            settings = load_settings(env={}, **overrides)
+            settings = load_settings(env={}, **{"audit_url": audit_url, **overrides})
             registry = Registry.from_dir(settings.adapters_dir, build_catalogue(), {**demo_env, **(env or {})})
             gw = Gateway(settings, registry=registry, engine=engine)
             srv = EmbeddedServer(gw)

@@ -441,6 +441,12 @@ def _pages(api: Any, token: str, root: str, sel: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
+def api(make_api: Any) -> Any:
+    """Access control is under test here, not cost: deep generated documents must be answered, not refused."""
+    return make_api(cost_budget=10_000_000)
+
+
+@pytest.fixture(scope="session")
 def truth(api: Any, demo_dir: Path) -> Truth:
     dev = api.token("developer")
     officer = api.token("subdistrict_officer")

@@ -150,3 +150,112 @@ def test_settings_error_is_a_config_error() -> None:
 
     assert issubclass(SettingsError, ConfigError)
     assert SettingsError.code == "SETTINGS_INVALID"
+
+
+# --- safe by default: production starts, the HS256 switch, the stats key -----------------
+STRONG = {"GATEWAY_JWT_SECRET": "j" * 40, "GATEWAY_ID_SECRET": "i" * 40, "GATEWAY_STATS_SECRET": "s" * 40,
+          "GATEWAY_AUDIT_KEY": "a" * 40, "GATEWAY_AUDIT_SIGNING_KEY": "/etc/civic-gateway/audit_signing.pem"}
+
+
+def test_jwt_secret_may_be_empty_to_switch_hs256_off() -> None:
+    assert load_settings(env={"GATEWAY_JWT_SECRET": "", "GATEWAY_JWT_JWKS": "/etc/jwks.json"}).jwt_secret == ""
+
+
+def test_production_check_names_every_insecure_setting() -> None:
+    from common.errors import SettingsInsecureError
+    from gateway.secure import check_production
+
+    with pytest.raises(SettingsInsecureError) as e:
+        check_production(load_settings(env={}))
+    assert e.value.code == "SETTINGS_INSECURE"
+    assert e.value.details["keys"] == ["jwt_secret", "id_secret", "stats_secret", "audit_key", "audit_signing_key"]
+    assert e.value.details["key"] == "jwt_secret"
+
+
+@pytest.mark.parametrize(("env", "bad"), [
+    ({"GATEWAY_JWT_SECRET": "x" * 31}, ["jwt_secret"]),
+    ({"GATEWAY_JWT_SECRET": ""}, ["jwt_secret"]),  # empty without a JWKS: no way to sign in at all
+    ({"GATEWAY_ID_SECRET": "civic-gateway-demo-id-key"}, ["id_secret"]),
+    ({"GATEWAY_ID_SECRET": "y" * 31}, ["id_secret"]),
+    ({"GATEWAY_STATS_SECRET": ""}, ["stats_secret"]),
+    ({"GATEWAY_STATS_SECRET": "z" * 31}, ["stats_secret"]),
+    ({"GATEWAY_JWT_SECRET": "civic-gateway-demo-signing-key-not-for-production"}, ["jwt_secret"]),
+])
+def test_production_check_refuses_each_weak_secret(env: dict[str, str], bad: list[str]) -> None:
+    from common.errors import SettingsInsecureError
+    from gateway.secure import check_production
+
+    with pytest.raises(SettingsInsecureError) as e:
+        check_production(load_settings(env={**STRONG, **env}))
+    assert e.value.details["keys"] == bad and e.value.details["key"] == bad[0]
+
+
+@pytest.mark.parametrize("env", [
+    STRONG,
+    {**STRONG, "GATEWAY_JWT_SECRET": "", "GATEWAY_JWT_JWKS": "https://idp.example/jwks.json"},
+    {"GATEWAY_DEV_MODE": "true"},  # demo/dev mode: the demo keys are fine
+])
+def test_production_check_passes_with_real_keys(env: dict[str, str]) -> None:
+    from gateway.secure import check_production
+
+    check_production(load_settings(env=env))
+
+
+def test_serve_without_demo_or_real_keys_exits_at_once() -> None:
+    """A real `gateway serve` with no GATEWAY_* settings: refused before any child service starts."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    t0 = time.monotonic()
+    p = subprocess.run([str(Path(sys.executable).parent / "gateway"), "serve", "--port", str(port)], env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert time.monotonic() - t0 < 30
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "error [SETTINGS_INSECURE]" in p.stderr
+    assert all(k in p.stderr for k in ("jwt_secret", "id_secret", "stats_secret"))
+    assert "Traceback" not in p.stderr
+    assert "demo data ready" not in p.stderr and "department services up" not in p.stderr
+
+
+def test_stats_key_is_made_once_private_and_stable(tmp_path: Path) -> None:
+    from gateway.secure import stats_key
+
+    path = tmp_path / "var" / "stats.key"
+    k1 = stats_key(Settings(), path)
+    assert len(k1) == 32 and path.read_bytes() == k1
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert stats_key(Settings(), path) == k1  # reused: released figures are stable between runs
+    assert [p.name for p in path.parent.iterdir()] == ["stats.key"]  # no temporary file left behind
+    assert stats_key(Settings(stats_secret="t" * 40), path) == b"t" * 40
+
+
+def test_stats_key_file_is_never_silently_replaced(tmp_path: Path) -> None:
+    from gateway.secure import stats_key
+
+    path = tmp_path / "stats.key"
+    path.write_bytes(b"short")
+    with pytest.raises(SettingsError) as e:
+        stats_key(Settings(), path)
+    assert e.value.details["key"] == "stats_secret"
+    assert path.read_bytes() == b"short"
+
+
+def test_default_stats_key_lives_outside_the_tracked_files() -> None:
+    import subprocess
+
+    from gateway.secure import STATS_KEY_FILE, stats_key
+    from gateway.settings import PROJECT
+
+    assert stats_key(Settings()) == stats_key(Settings())
+    assert STATS_KEY_FILE.stat().st_mode & 0o777 == 0o600
+    rel = str(STATS_KEY_FILE.relative_to(PROJECT))
+    assert subprocess.run(["git", "check-ignore", "-q", rel], cwd=PROJECT, check=False).returncode == 0
+    assert subprocess.run(["git", "ls-files", "var"], cwd=PROJECT, capture_output=True, text=True,
+                          check=False).stdout == ""

@@ -172,6 +172,9 @@ def test_version_is_a_digest_of_the_files(policy_copy: Path, engine: PolicyEngin
     ("standing, committee_worker, curiosity", "catalogue"),
     ("purpose, subsidy_review, twice", "declared twice"),
     ("q, committee_worker, Person.name", "unknown line type"),
+    ("duty, committee_worker", "expected"),
+    ("duty, nobody, watches", "not declared"),
+    ("duty, committee_worker, twice", "declared twice"),
 ])
 def test_bad_policy_line_names_file_and_line(policy_copy: Path, line: str, why: str) -> None:
     path = policy_copy / "zz_bad.csv"

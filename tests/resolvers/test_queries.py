@@ -484,10 +484,10 @@ def stats(api: Api, tok: str, subject: str, group: list[str], f: dict[str, Any] 
 def test_stats_for_the_subdistrict_officer(api: Api, officer: str, committees: list[str],
                                            everyone: list[dict[str, Any]]) -> None:
     s = stats(api, officer, "PERSONS", ["COMMITTEE"])
-    assert s["cells"] and {c["committee"] for c in s["cells"]} <= set(committees)
     per = Counter(p["jurisdictionCode"][:12] for p in everyone)
-    assert {c["committee"] for c in s["cells"]} == set(per)
-    # small finest cells are rounded (0 or k, unbiased): near the truth, never wildly off
+    # dense: every committee of the housing data is listed, with residents or not
+    assert [c["committee"] for c in s["cells"]] == sorted(committees) and set(per) <= set(committees)
+    # finest cells are perturbed (multiples of k, roughly unbiased): near the truth, never wildly off
     assert abs(s["total"] - len(everyone)) < 0.1 * len(everyone)
     for c in s["cells"]:
         if not c["suppressed"]:
@@ -503,12 +503,15 @@ def test_stats_are_consistent_across_groupings(api: Api, officer: str) -> None:
     assert again == totals["AGE_BAND"]  # deterministic: asking again learns nothing new
 
 
-def test_stats_suppress_small_cells(api: Api, officer: str) -> None:
+def test_stats_protect_small_cells_without_suppressing_them(api: Api, officer: str) -> None:
     s = stats(api, officer, "PERSONS", ["BUILDING", "AGE_BAND", "GENDER", "LIVING_ALONE"])
-    assert s["suppressedCells"] > 0
-    assert any(c["suppressed"] and c["count"] is None for c in s["cells"])
+    k = api.settings.k_anonymity
+    assert s["suppressedCells"] == 0 and all(c["count"] % k == 0 for c in s["cells"])
+    buildings = {c["building"] for c in s["cells"]}
+    assert len(s["cells"]) == len(buildings) * 6 * 2 * 2  # every combination, empty ones included
+    assert any(c["count"] == 0 for c in s["cells"])
     coarse = stats(api, officer, "PERSONS", ["AGE_BAND"])
-    assert s["total"] <= coarse["total"]
+    assert s["total"] == coarse["total"]  # every grouping sums the same protected finest cells
 
 
 def test_stats_for_the_district_analyst(api: Api) -> None:
