@@ -6,6 +6,7 @@ The dataset (3,000 persons) is generated once and cached under .pytest_cache/dem
 """
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -62,27 +63,48 @@ async def registry(demo_env: dict[str, str], catalogue) -> AsyncIterator[object]
         await reg.close()
 
 
+# gateways made with other settings than the default one live as long as the module that made them:
+# dozens of idle gateways (health loops, checkpoint sealing) would otherwise load the suite's end
+_GATEWAYS: dict[tuple[Any, ...], tuple[EmbeddedServer, Api]] = {}
+_DEFAULT: tuple[Any, ...] = ((), (), None)
+
+
+def _stop(servers: list[EmbeddedServer]) -> None:
+    for srv in servers:  # signal all first, then wait: they stop in parallel
+        srv.server.should_exit = True
+    for srv in servers:
+        srv.stop()
+
+
 @pytest.fixture(scope="session")
 def make_api(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Api]]:
-    servers: dict[tuple[Any, ...], tuple[EmbeddedServer, Api]] = {}
-    # the suite's gateways keep their audit chain apart from the developer's var/audit.db
-    audit_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('audit') / 'audit.db'}"
+    # each gateway keeps its own audit chain, apart from the developer's var/audit.db and from each other's
+    folder = tmp_path_factory.mktemp("audit")
+    serial = itertools.count()
 
     def make(env: dict[str, str] | None = None, engine: Any = None, **overrides: Any) -> Api:
         key = (tuple(sorted(overrides.items())), tuple(sorted((env or {}).items())), id(engine) if engine else None)
-        if key not in servers:
+        if key not in _GATEWAYS:
+            audit_url = f"sqlite+aiosqlite:///{folder / f'audit-{next(serial)}.db'}"
             settings = load_settings(env={}, **{"audit_url": audit_url, **overrides})
             registry = Registry.from_dir(settings.adapters_dir, build_catalogue(), {**demo_env, **(env or {})})
             gw = Gateway(settings, registry=registry, engine=engine)
             srv = EmbeddedServer(gw)
-            servers[key] = (srv, Api(srv.base, settings, gw))
-        return servers[key][1]
+            _GATEWAYS[key] = (srv, Api(srv.base, settings, gw))
+        return _GATEWAYS[key][1]
 
     yield make
-    for srv, _ in servers.values():  # signal all first, then wait: they stop in parallel
-        srv.server.should_exit = True
-    for srv, _ in servers.values():
-        srv.stop()
+    _stop([srv for srv, _ in _GATEWAYS.values()])
+    _GATEWAYS.clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_gateways() -> Iterator[None]:
+    """Stop the gateways a test module made (but the default one, which the whole session shares)."""
+    before = set(_GATEWAYS)
+    yield
+    made = [k for k in _GATEWAYS if k not in before and k != _DEFAULT]
+    _stop([_GATEWAYS.pop(k)[0] for k in made])
 
 
 @pytest.fixture(scope="session")
