@@ -226,7 +226,7 @@ def test_http_department_fault(http_dept: tuple[str, FaultProxy, Load], mode: st
     times = [t for t, _, _ in results]
     assert p99(times) <= TIMEOUT_S + 0.1 + p99(base) + NOISE_S, (p99(times), p99(base))
     served, ready = recover(load, query, role, purpose, slug)
-    assert served <= INTERVAL_S, served
+    assert served <= INTERVAL_S + NOISE_S, served  # the interval, plus the query that saw it
     assert ready <= INTERVAL_S + TIMEOUT_S, ready
     record(mode, slug, seen, times, base, served, ready)
 
@@ -271,7 +271,7 @@ def test_frozen_department_process(demo_dir: Path, demo_env: dict[str, str], api
             times = [t for t, _, _ in results]
             assert p99(times) <= TIMEOUT_S + 0.1 + p99(base) + NOISE_S, (p99(times), p99(base))
             served, ready = recover(load, query, role, purpose, "housing")
-            assert served <= INTERVAL_S
+            assert served <= INTERVAL_S + NOISE_S, served
             record("frozen", "housing", seen, times, base, served, ready)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -352,7 +352,7 @@ def test_corrupted_ledger(slug: str, how: str, ledger_dir: Path, demo_dir: Path,
             times = [t for t, _, _ in results]
             path.write_bytes(good)  # the fault ends
             served, ready = recover(load, query, role, purpose, slug)
-            assert served <= INTERVAL_S and ready <= 2 * INTERVAL_S, (served, ready)
+            assert served <= INTERVAL_S + NOISE_S and ready <= 2 * INTERVAL_S, (served, ready)
             # corrupted again while running: the last good version is served on, /readyz says degraded
             corrupt(path, how)
             deadline = time.monotonic() + 2 * INTERVAL_S + 1
