@@ -47,6 +47,13 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
+def by_root(errors: list[Any], data: Any) -> list[Any]:
+    """Errors in the document order of their root field (root fields run concurrently and fail in any
+    order); within a root field, in the order they were raised."""
+    order = {k: i for i, k in enumerate(data)} if isinstance(data, dict) else {}
+    return sorted(errors, key=lambda e: order.get(e.path[0], -1) if e.path else -1)
+
+
 class GraphQLView:
     def __init__(self, gw: Any) -> None:
         self.gw = gw
@@ -180,11 +187,12 @@ class GraphQLView:
                                  cost=cost.fields, budget=budget)
         if not gw.audit.admits(sensitive):  # fail closed: nothing sensitive leaves unrecorded
             raise AuditUnavailableError("the audit store cannot record this request now; it was not run")
-        ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits, audit=gw.audit)
+        ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits, audit=gw.audit,
+                             compiled=gw.settings.execution == "compiled")
         result = await gw.schema.execute(query, variable_values=variables, context_value=ctx, operation_name=op_name)
         body: dict[str, Any] = {}
         if result.errors:
-            body["errors"] = [format_error(e) for e in result.errors]
+            body["errors"] = [format_error(e) for e in by_root(result.errors, result.data)]
             for e in body["errors"]:
                 ext = e.get("extensions") or {}
                 if ext.get("code") == UnauthorizedFieldError.code and ext.get("coordinate"):

@@ -60,6 +60,9 @@ class Settings(BaseModel):
     admin_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics and /readyz on this port "
                                                                      "only; default: on the main port.")
     auth_mode: Literal["filter", "reject", "dry_run"] = Field("filter", description="What a denied field does.")
+    execution: Literal["compiled", "reference"] = Field(
+        "compiled", description="How an answer is completed: `compiled` (plans cached per document, falling back "
+                                "to graphql-core for what they do not cover) or `reference` (graphql-core only).")
     k_anonymity: int = Field(5, ge=2, le=1000, description="Stats cells under k units are suppressed.")
     default_page: int = Field(20, ge=1, le=1000, description="Page size when `first` is omitted.")
     max_page: int = Field(1000, ge=1, le=10000, description="Largest `first` accepted.")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError, GraphQLInterfaceType
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.audit_query import AuditQuery
 from resolvers.authorize import AuthorizeDocument
+from resolvers.compiled import CompiledExecutionContext
 from resolvers.query import Query
 from schema.generate import BUILD_LOCK, object_types
 from schema.model import SchemaModel, default_model
@@ -42,8 +44,10 @@ def build_schema(model: SchemaModel | None = None) -> strawberry.Schema:
             authorize = type("Authorize", (AuthorizeDocument,), {"policed": model.policed})
             # Records are dicts keyed by field name: ``dict.get`` is the whole field resolver.
             config = StrawberryConfig(auto_camel_case=False, default_resolver=dict.get)  # type: ignore[arg-type]
+            # a document is parsed and validated once while it is among the last 128 distinct ones
             schema = _SCHEMAS[model.key] = Schema(query=RootQuery, types=object_types(model), config=config,
-                                                  extensions=[authorize])
+                                                  extensions=[ParserCache, ValidationCache, authorize],
+                                                  execution_context_class=CompiledExecutionContext)
     return schema
 
 

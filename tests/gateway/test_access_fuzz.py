@@ -844,3 +844,48 @@ def test_generated_queries_never_leak(api: Any, truth: Truth, contracted_ids: An
     assert STATS["denied-paths-checked"] and STATS["forbidden-departments-checked"], STATS
     if caller.roles != ("district_analyst",):
         assert STATS["scope-checked"], STATS
+
+
+# --------------------------------------------------------------------------- compiled == reference
+# resolvers/compiled.py completes answers from cached plans; graphql-core (execution = "reference")
+# stays the reference. The same generated documents go to both gateways: the bytes must match,
+# errors included (each role's own caller; DIFF_EXAMPLES scales it).
+DIFF_EXAMPLES = int(os.environ.get("DIFF_EXAMPLES", "150"))
+
+
+@pytest.fixture(scope="session")
+def reference(make_api: Any) -> Any:
+    return make_api(cost_budget=10_000_000, execution="reference")
+
+
+@pytest.mark.parametrize("caller", CALLERS[:len(ROLES)], ids=lambda c: "+".join(c.roles))
+def test_compiled_answers_are_byte_identical_to_graphql_core(api: Any, reference: Any, truth: Truth,
+                                                             caller: Caller) -> None:
+    assert api.gateway.settings.execution == "compiled"
+    token = api.token(list(caller.roles), jurisdiction=caller.jurisdiction, purpose=caller.purpose, user=caller.user)
+    seen = Counter[str]()
+
+    @settings(derandomize=True, deadline=None, max_examples=DIFF_EXAMPLES, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                     HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(doc=documents(truth.ids))
+    def run(doc: Doc) -> None:
+        q = doc.render()
+        mine, theirs = api.post(q, token, doc.variables), reference.post(q, token, doc.variables)
+        assert (mine.status_code, mine.content) == (theirs.status_code, theirs.content), q
+        body = mine.json()
+        seen.update(e["extensions"]["code"] for e in body.get("errors") or [])
+        seen["answers"] += 1
+        seen["objects"] += any(v is not None for v in (body.get("data") or {}).values())
+
+    run.hypothesis.inner_test._hypothesis_internal_add_digest = repr(("diff", caller)).encode()  # type: ignore[attr-defined]
+    compiled_before = completions("compiled")
+    run()
+    print(caller, dict(seen))
+    assert seen["answers"] >= DIFF_EXAMPLES // 2, seen
+    if seen["objects"]:  # the plans did the work, not a silent fallback
+        assert completions("compiled") > compiled_before
+
+
+def completions(path: str) -> float:
+    return REGISTRY.get_sample_value("gateway_completions_total", {"path": path}) or 0.0
