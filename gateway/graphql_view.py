@@ -95,9 +95,7 @@ class GraphQLView:
             pieces = echo.long_inputs(query, variables)
             entry.update(query=query, operation_name=op_name)  # the audit hashes the normalised document
             s = self.gw.settings
-            doc = limits.parse_limited(query, s.max_tokens, s.max_depth)
-            limits.check(doc, s.max_depth, s.max_aliases)
-            limits.check_literals(doc)
+            doc = limits.checked_document(query, s.max_tokens, s.max_depth, s.max_aliases)
             entry["document"] = doc
             op = limits.check_operation(doc, op_name)
             entry["operation_name"] = op.name.value if op.name else op_name

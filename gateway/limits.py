@@ -6,6 +6,8 @@ bounded by the schema. The fragments it uses (``TypeRef``) are only reached from
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -145,3 +147,14 @@ def check_operation(doc: DocumentNode, op_name: str | None) -> OperationDefiniti
     if op_name is not None and op_name not in names:
         raise BadRequestError("`operationName` names no operation of the document", argument="operationName")
     return ops[0] if op_name is None else ops[names.index(op_name)]
+
+
+@lru_cache(maxsize=256)
+def checked_document(query: str, max_tokens: int, max_depth: int, max_aliases: int) -> DocumentNode:
+    """``query`` parsed within the limits and checked (depth, aliases, literals): done once per distinct
+    text while it stays among the last 256 (documents are immutable; a refused text is not kept)."""
+    doc = parse_limited(query, max_tokens, max_depth)
+    check(doc, max_depth, max_aliases)
+    check_literals(doc)
+    return doc
+
