@@ -218,7 +218,7 @@ def _object(t: GraphQLObjectType, fields: list[tuple[str, str, Completer | None,
     def complete(value: Any, path: Any, errors: list[Any]) -> dict[str, Any]:
         if type(value) is not dict:
             raise Unsupported("not_a_dict")
-        if is_type_of is not None and not is_type_of(value, None):
+        if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]  # ours ignore info
             raise Unsupported("is_type_of")
         out: dict[str, Any] = {}
         get = value.get
@@ -236,7 +236,7 @@ def _object(t: GraphQLObjectType, fields: list[tuple[str, str, Completer | None,
                 out[key] = sub(v, (path, key, tname), errors)
             except Unsupported:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001  # as graphql-core: any failure is a located field error
                 here = (path, key, tname)
                 err = located_error(e, nodes, to_path(here).as_list())
                 if nonnull:
@@ -266,7 +266,7 @@ def _list(item: Completer, nonnull: bool, nodes: list[Any], parent: str, field: 
                 append(item(x, (path, i, None), errors))
             except Unsupported:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001  # as graphql-core: any failure is a located item error
                 here = (path, i, None)
                 err = located_error(e, nodes, to_path(here).as_list())
                 if nonnull:
@@ -285,9 +285,11 @@ def _abstract(build: _Build, t: Any, group: Any) -> Completer:
 
     def complete(value: Any, path: Any, errors: list[Any]) -> Any:
         name = value.get("__typename") if type(value) is dict else None
-        sub = by_type.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            raise Unsupported("runtime_type")
+        sub = by_type.get(name)
         if sub is None:
-            runtime = schema.get_type(name) if isinstance(name, str) else None
+            runtime = schema.get_type(name)
             if not isinstance(runtime, GraphQLObjectType) or not schema.is_sub_type(t, runtime):
                 raise Unsupported("runtime_type")
             sub = by_type[name] = build.object(runtime, group)
