@@ -850,7 +850,7 @@ def test_generated_queries_never_leak(api: Any, truth: Truth, contracted_ids: An
 # resolvers/compiled.py completes answers from cached plans; graphql-core (execution = "reference")
 # stays the reference. The same generated documents go to both gateways: the bytes must match,
 # errors included (each role's own caller; DIFF_EXAMPLES scales it).
-DIFF_EXAMPLES = int(os.environ.get("DIFF_EXAMPLES", "150"))
+DIFF_EXAMPLES = int(os.environ.get("DIFF_EXAMPLES", "100"))
 
 
 @pytest.fixture(scope="session")
