@@ -28,6 +28,8 @@ from policies.engine import PolicyEngine
 from resolvers.fanout import Fanout
 from resolvers.ids import IdCodec
 from resolvers.schema_def import build_schema, sdl, type_fields
+from resolvers.stats_cache import LatticeCache
+from resolvers.stats_lattice import Lattice
 from schema.build import core
 from schema.model import default_model, model_of
 
@@ -52,6 +54,7 @@ class Gateway:
         self.audit = audit or AuditStore.from_settings(settings)
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
+        self.stats_cache = LatticeCache[Lattice](settings.stats_cache_s) if settings.stats_cache_s else None
 
 
 async def healthz(request: Request) -> Response:

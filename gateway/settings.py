@@ -60,6 +60,9 @@ class Settings(BaseModel):
     admin_port: int | None = Field(None, ge=0, le=65535, description="Serve /metrics and /readyz on this port "
                                                                      "only; default: on the main port.")
     auth_mode: Literal["filter", "reject", "dry_run"] = Field("filter", description="What a denied field does.")
+    stats_cache_s: float = Field(300.0, ge=0, le=86400, description="How long the true stats lattice of a "
+                                 "(subject, scope) is reused before it is computed again (served while the "
+                                 "refresh runs for as long again); 0: computed on every stats request.")
     execution: Literal["compiled", "reference"] = Field(
         "compiled", description="How an answer is completed: `compiled` (plans cached per document, falling back "
                                 "to graphql-core for what they do not cover) or `reference` (graphql-core only).")

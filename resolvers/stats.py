@@ -18,6 +18,7 @@ would hide nothing the finest table does not already show.
 """
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from resolvers.access import AGGREGATE, ALLOW
 from resolvers.execute import Executor
 from resolvers.filters import narrow, places_given
 from resolvers.perturbation import released
-from resolvers.stats_lattice import DIMENSIONS, PLACES, Cell, cells_of, places, true_counts
+from resolvers.stats_lattice import DIMENSIONS, EMPTY, PLACES, Cell, Lattice, cells_of, lattice
 from schema.inputs import StatsDimension, StatsSubject
 
 D = StatsDimension
@@ -71,25 +72,31 @@ def protected_table(secret: bytes, subject: StatsSubject, cells: Sequence[Cell],
                            true.get(cell, 0), base) for cell in cells}
 
 
+async def lattice_of(ex: Executor, subject: StatsSubject, scope: str) -> Lattice:
+    """The lattice of (subject, scope) today, from the gateway's cache when it keeps one (never for a
+    caller whose rows are restricted by a relationship, e.g. a family doctor's contracted residents)."""
+    cache = ex.ctx.stats_cache
+    if cache is None or ex.row_keys:
+        return await lattice(ex, subject, scope)
+    return await cache.get((subject, scope, dt.date.today()), lambda: lattice(ex, subject, scope))  # type: ignore[no-any-return]
+
+
 async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension],
                     place: Any) -> dict[str, Any]:
     authorize(ex, subject, group_by, place)
     k = ex.ctx.limits.k_anonymity
     scope = narrow(ex.scope, place) if place is not None else ex.scope
-    buildings = await places(ex, D.BUILDING, scope) if scope is not None else []
-    cells = cells_of(subject, buildings)
-    true = await true_counts(ex, subject, scope, buildings) if buildings and scope is not None else {}
-    table = protected_table(ex.ctx.limits.stats_key, subject, cells, true, k)
+    lat = await lattice_of(ex, subject, scope) if scope is not None else EMPTY
+    buildings = lat.places[D.BUILDING]
+    table = protected_table(ex.ctx.limits.stats_key, subject, cells_of(subject, buildings), lat.true, k)
 
     # the rows of the answer: every place of the finest requested level, times every dimension value
     place_dims = [d for d in group_by if d in PLACES]
     finest_place = max(place_dims, key=lambda d: PLACES[d][1], default=None)
     if finest_place is None:
         place_rows: list[str] = [""]
-    elif finest_place is D.BUILDING:
-        place_rows = buildings
     else:
-        place_rows = await places(ex, finest_place, scope) if scope is not None else []
+        place_rows = lat.places[finest_place]
     dims = list(DIMENSIONS[subject])
     value_dims = [d for d in group_by if d not in PLACES]
     sums: dict[tuple[Any, ...], int] = {}

@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -41,6 +42,25 @@ PLACES: dict[StatsDimension, tuple[str, int]] = {  # place dimension -> (housing
     D.COMMITTEE: ("Committee", 12), D.COMPOUND: ("Compound", 15), D.BUILDING: ("Building", 18),
 }
 Cell = tuple[Any, ...]  # (building, *dimension values)
+
+
+@dataclass(frozen=True)
+class Lattice:
+    """What every stats answer of one (subject, scope) is computed from: the housing department's
+    places of each level overlapping the scope (buildings make the finest cells), and the true
+    count of each non-empty finest cell (never released as such)."""
+    places: dict[StatsDimension, list[str]]
+    true: dict[Cell, int]
+
+
+EMPTY = Lattice({d: [] for d in PLACES}, {})
+
+
+async def lattice(ex: Executor, subject: StatsSubject, scope: str) -> Lattice:
+    levels = await asyncio.gather(*(places(ex, d, scope) for d in PLACES))
+    at = dict(zip(PLACES, levels, strict=True))
+    buildings = at[StatsDimension.BUILDING]
+    return Lattice(at, await true_counts(ex, subject, scope, buildings) if buildings else {})
 
 
 def band_of(born: Any, today: dt.date) -> AgeBand | None:

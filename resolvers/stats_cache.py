@@ -1,0 +1,90 @@
+"""The true finest lattices of recent stats requests, kept so a request is answered without the departments.
+
+A stats answer is computed from one finest lattice per (subject, scope, reporting date):
+the buildings in scope and the true count of every non-empty finest cell
+(resolvers/stats_lattice.py). Computing it asks the departments to aggregate the whole
+scope, which at district scale takes seconds; the lattice changes only as the departments'
+data does. So each lattice is kept for ``ttl_s`` (setting ``stats_cache_s``):
+
+* fresh (younger than ``ttl_s``): answered from memory;
+* stale (younger than twice that): answered from memory while one refresh runs in the
+  background, so no request waits on the departments once a scope is warm;
+* older, or absent: computed, and every request for the same key waits on that one
+  computation (single flight). The computation is shielded: a request that reaches its
+  deadline leaves it running, and the next request finds the lattice ready.
+
+A failed computation is never kept: its waiters get its error and the next request tries
+again. The statistical protection (resolvers/perturbation.py) is applied per answer on
+the true lattice, exactly as without the cache, so cached and uncached answers are equal.
+At most ``size`` lattices are kept, the least recently used dropped first.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import Counter
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+LOOKUPS = Counter("gateway_stats_cache", "Stats lattice lookups, by outcome (fresh, stale, computed)", ["outcome"])
+
+
+@dataclass
+class _Entry(Generic[T]):
+    value: T
+    at: float
+
+
+class LatticeCache(Generic[T]):
+    def __init__(self, ttl_s: float, size: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self.clock = clock
+        self.entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
+        self.flights: dict[Hashable, asyncio.Task[T]] = {}
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        e = self.entries.get(key)
+        if e is not None:
+            age = self.clock() - e.at
+            if age < 2 * self.ttl_s:
+                self.entries.move_to_end(key)
+                if age < self.ttl_s:
+                    LOOKUPS.labels("fresh").inc()
+                else:
+                    LOOKUPS.labels("stale").inc()
+                    self._flight(key, compute)  # refreshed in the background; this answer is the stale one
+                return e.value
+        LOOKUPS.labels("computed").inc()
+        return await asyncio.shield(self._flight(key, compute))
+
+    def _flight(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        task = self.flights.get(key)
+        if task is None:
+            task = asyncio.create_task(self._compute(key, compute), name="stats-lattice")
+            self.flights[key] = task
+            task.add_done_callback(_observed)
+        return task
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        try:
+            value = await compute()
+        finally:
+            self.flights.pop(key, None)
+        self.entries[key] = _Entry(value, self.clock())
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+
+def _observed(task: asyncio.Task[Any]) -> None:
+    """A background refresh nobody awaits: its failure is logged, not left unretrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("stats lattice not refreshed: %s", type(task.exception()).__name__)

@@ -1,0 +1,131 @@
+"""The stats lattice cache: fresh, stale-while-refreshing and expired lattices, one computation per key,
+failures never kept; and, on a real gateway, a repeated stats request that asks no department."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from resolvers.stats_cache import LatticeCache
+from tests.helpers import Api, adapter_calls
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting(values: list[Any], gate: asyncio.Event | None = None) -> tuple[Callable[[], Any], list[int]]:
+    calls = [0]
+
+    async def compute() -> Any:
+        calls[0] += 1
+        if gate is not None:
+            await gate.wait()
+        v = values[min(calls[0], len(values)) - 1]
+        if isinstance(v, Exception):
+            raise v
+        return v
+
+    return compute, calls
+
+
+def test_fresh_then_stale_then_expired() -> None:
+    async def main() -> None:
+        clock = Clock()
+        cache: LatticeCache[str] = LatticeCache(ttl_s=10, clock=clock)
+        compute, calls = counting(["v1", "v2", "v3"])
+        assert await cache.get("k", compute) == "v1"
+        clock.now += 9
+        assert await cache.get("k", compute) == "v1" and calls[0] == 1  # fresh
+        clock.now += 2
+        assert await cache.get("k", compute) == "v1"  # stale: answered at once, refreshed behind
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert calls[0] == 2
+        assert await cache.get("k", compute) == "v2"  # the refreshed one, fresh again
+        clock.now += 25  # older than twice the ttl: waited for
+        assert await cache.get("k", compute) == "v3" and calls[0] == 3
+
+    asyncio.run(main())
+
+
+def test_concurrent_misses_share_one_computation_that_outlives_a_cancelled_caller() -> None:
+    async def main() -> None:
+        gate = asyncio.Event()
+        cache: LatticeCache[str] = LatticeCache(ttl_s=10)
+        compute, calls = counting(["v"], gate)
+        first = asyncio.create_task(cache.get("k", compute))
+        others = [asyncio.create_task(cache.get("k", compute)) for _ in range(5)]
+        await asyncio.sleep(0)
+        first.cancel()  # the first caller reaches its deadline
+        gate.set()
+        assert await asyncio.gather(*others) == ["v"] * 5
+        assert calls[0] == 1
+        assert await cache.get("k", compute) == "v" and calls[0] == 1
+
+    asyncio.run(main())
+
+
+def test_a_failed_computation_is_not_kept() -> None:
+    async def main() -> None:
+        cache: LatticeCache[str] = LatticeCache(ttl_s=10)
+        compute, calls = counting([RuntimeError("department down"), "v"])
+        with pytest.raises(RuntimeError):
+            await cache.get("k", compute)
+        assert await cache.get("k", compute) == "v" and calls[0] == 2
+
+    asyncio.run(main())
+
+
+def test_a_failed_background_refresh_keeps_the_stale_lattice() -> None:
+    async def main() -> None:
+        clock = Clock()
+        cache: LatticeCache[str] = LatticeCache(ttl_s=10, clock=clock)
+        compute, calls = counting(["v1", RuntimeError("department down"), "v3"])
+        await cache.get("k", compute)
+        clock.now += 12
+        assert await cache.get("k", compute) == "v1"
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert calls[0] == 2 and await cache.get("k", compute) == "v1"  # still stale: refreshed again
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert await cache.get("k", compute) == "v3"
+
+    asyncio.run(main())
+
+
+def test_the_cache_is_bounded() -> None:
+    async def main() -> None:
+        cache: LatticeCache[int] = LatticeCache(ttl_s=10, size=3)
+        for i in range(10):
+            compute, _ = counting([i])
+            await cache.get(i, compute)
+        assert list(cache.entries) == [7, 8, 9]
+
+    asyncio.run(main())
+
+
+STATS = """query($s: StatsSubject!, $g: [StatsDimension!]!) {
+  stats(subject: $s, groupBy: $g) { k total cells { committee ageBand propertyType count } } }"""
+
+
+@pytest.mark.parametrize("subject,group_by", [("PERSONS", ["COMMITTEE", "AGE_BAND"]),
+                                              ("HOUSES", ["PROPERTY_TYPE"])])
+def test_a_repeated_stats_request_asks_no_department_and_answers_the_same(
+        api: Api, make_api: Callable[..., Api], subject: str, group_by: list[str]) -> None:
+    analyst = api.token("district_analyst")
+    variables = {"s": subject, "g": group_by}
+    first = api.gql(STATS, analyst, variables)
+    before = adapter_calls(api)
+    again = api.gql(STATS, analyst, variables)
+    assert adapter_calls(api) == before
+    assert again == first and "errors" not in first
+    uncached = make_api(stats_cache_s=0)
+    assert uncached.gql(STATS, uncached.token("district_analyst"), variables) == first
