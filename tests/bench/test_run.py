@@ -1,4 +1,4 @@
-"""bench/run.py --tiny runs end to end and writes its report (timings are never judged here)."""
+"""bench/run.py --tiny runs end to end and writes its report and chart (timings are never judged here)."""
 from __future__ import annotations
 
 import subprocess
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVERS = ("floor", "naive", "reference", "compiled")
 
 
 def test_tiny_run_writes_every_table(tmp_path: Path) -> None:
@@ -14,13 +15,19 @@ def test_tiny_run_writes_every_table(tmp_path: Path) -> None:
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = out.read_text()
+    assert (tmp_path / "tiny.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "compiled vs naive on W1:" in report and "`--workers 2` / `--workers 1`" in report
     for w in ("W0", "W1", "W2", "W3"):
-        assert f"| {w} | floor |" in report and f"| {w} | gateway |" in report
-    assert "| gateway | 2 | 32 |" in report and "| floor | 1 | 32 |" in report
-    assert "| gateway | 2 |" in report.split("## Resident memory")[1]
-    lines = report.splitlines()
-    latency = [ln.split("|") for ln in lines if ln.startswith("| W")]
-    sweep = [ln.split("|") for ln in lines if ln.startswith(("| floor", "| gateway")) and ln.count("|") == 9]
-    assert len(latency) == 8 and len(sweep) == 9
-    assert [c[7].strip() for c in latency] == ["0"] * 8, report  # every answer was 200
-    assert [c[8].strip() for c in sweep] == ["0"] * 9, report
+        for name in SERVERS:
+            assert f"| {w} | {name} |" in report
+    for name, workers in (("floor", 1), ("naive", 1), ("reference", 1), ("compiled", 1), ("compiled", 2)):
+        for conns in (1, 8, 32, 64):
+            assert f"| {name} | {workers} | {conns} |" in report
+        assert f"| {name} | {workers} |" in report.split("## Resident memory")[1]
+    rows = [ln.split("|") for ln in report.splitlines() if ln.startswith("| ") and "---" not in ln]
+    latency = [c for c in rows if c[1].startswith(" W") and len(c) == 11]
+    sweep = [c for c in rows if c[1].strip() in SERVERS and len(c) == 11]
+    open_loop = [c for c in rows if c[1].strip() == "compiled" and len(c) == 10]
+    assert len(latency) == 16 and len(sweep) == 20 and len(open_loop) == 2, report
+    assert [c[7].strip() for c in latency] == ["0"] * 16, report  # every answer was 200
+    assert [c[8].strip() for c in sweep + open_loop] == ["0"] * 22, report
