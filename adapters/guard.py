@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 # department's timeout on that department, counted from its arrival, whatever the number of levels
 # or the time spent queueing before the call.
 REQUEST_START: ContextVar[float | None] = ContextVar("request_start", default=None)
+# Work done in the background of requests (a stats lattice computed once for many answers) sets
+# its own, longer, timeout per call here; no request's arrival bounds it.
+BACKGROUND_TIMEOUT_S: ContextVar[float | None] = ContextVar("background_timeout_s", default=None)
 
 CALLS = Counter("gateway_adapter_calls_total", "Calls made to a department adapter", ["adapter", "operation"])
 ERRORS = Counter("gateway_adapter_errors_total", "Failed department adapter calls", ["adapter", "code"])
@@ -250,9 +253,10 @@ class Guarded:
         called = False
         pending: Pending | None = None
         loop = asyncio.get_running_loop()
-        own = loop.time() + self.timeout_s
+        timeout_s = BACKGROUND_TIMEOUT_S.get() or self.timeout_s
+        own = loop.time() + timeout_s
         since = REQUEST_START.get()
-        when = own if since is None else min(own, since + self.timeout_s)
+        when = own if since is None else min(own, since + timeout_s)
         try:
             async with asyncio.timeout_at(when) as cm:  # the wait for a slot counts toward the timeout
                 pending = Pending(cm)
@@ -271,7 +275,7 @@ class Guarded:
                 raise self._unavailable() from None
             verdict = False if called else None  # a wait in the queue says nothing about the department
             ERRORS.labels(self.name, AdapterTimeoutError.code).inc()
-            raise AdapterTimeoutError(f"department {self.name} timed out after {self.timeout_s}s",
+            raise AdapterTimeoutError(f"department {self.name} timed out after {timeout_s}s",
                                       department=self.name) from None
         except AdapterRejectedError as e:  # our request was at fault; the department did answer
             verdict = True

@@ -54,7 +54,8 @@ class Gateway:
         self.audit = audit or AuditStore.from_settings(settings)
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
-        self.stats_cache = LatticeCache[Lattice](settings.stats_cache_s) if settings.stats_cache_s else None
+        self.stats_cache = (LatticeCache[Lattice](settings.stats_cache_s, settings.stats_timeout_s)
+                            if settings.stats_cache_s else None)
 
 
 async def healthz(request: Request) -> Response:

@@ -13,6 +13,11 @@ data does. So each lattice is kept for ``ttl_s`` (setting ``stats_cache_s``):
   computation (single flight). The computation is shielded: a request that reaches its
   deadline leaves it running, and the next request finds the lattice ready.
 
+A computation runs in the background of requests: no request's arrival bounds its
+department calls, each of which may take up to ``timeout_s`` (setting ``stats_timeout_s``)
+instead of the departments' interactive timeout; a district's lattice can take longer to
+aggregate than any one request may wait, and is then ready for the next.
+
 A failed computation is never kept: its waiters get its error and the next request tries
 again. The statistical protection (resolvers/perturbation.py) is applied per answer on
 the true lattice, exactly as without the cache, so cached and uncached answers are equal.
@@ -21,6 +26,7 @@ At most ``size`` lattices are kept, the least recently used dropped first.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import OrderedDict
@@ -29,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import Counter
+
+from adapters.guard import BACKGROUND_TIMEOUT_S, REQUEST_START
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -42,8 +50,10 @@ class _Entry(Generic[T]):
 
 
 class LatticeCache(Generic[T]):
-    def __init__(self, ttl_s: float, size: int = 64, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float, timeout_s: float | None = None, size: int = 64,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
+        self.timeout_s = timeout_s
         self.size = size
         self.clock = clock
         self.entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
@@ -67,7 +77,10 @@ class LatticeCache(Generic[T]):
     def _flight(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         task = self.flights.get(key)
         if task is None:
-            task = asyncio.create_task(self._compute(key, compute), name="stats-lattice")
+            ctx = contextvars.copy_context()
+            ctx.run(REQUEST_START.set, None)
+            ctx.run(BACKGROUND_TIMEOUT_S.set, self.timeout_s)
+            task = asyncio.create_task(self._compute(key, compute), name="stats-lattice", context=ctx)
             self.flights[key] = task
             task.add_done_callback(_observed)
         return task

@@ -129,3 +129,21 @@ def test_a_repeated_stats_request_asks_no_department_and_answers_the_same(
     assert again == first and "errors" not in first
     uncached = make_api(stats_cache_s=0)
     assert uncached.gql(STATS, uncached.token("district_analyst"), variables) == first
+
+
+def test_a_computation_is_bounded_by_the_background_timeout_not_the_requests() -> None:
+    from adapters.guard import BACKGROUND_TIMEOUT_S, REQUEST_START
+
+    async def main() -> None:
+        seen: list[tuple[float | None, float | None]] = []
+
+        async def compute() -> str:
+            seen.append((REQUEST_START.get(), BACKGROUND_TIMEOUT_S.get()))
+            return "v"
+
+        REQUEST_START.set(asyncio.get_running_loop().time())  # as the edge sets it per request
+        assert await LatticeCache[str](ttl_s=10, timeout_s=120).get("k", compute) == "v"
+        assert seen == [(None, 120)]
+        assert REQUEST_START.get() is not None and BACKGROUND_TIMEOUT_S.get() is None  # the request's own: unchanged
+
+    asyncio.run(main())
