@@ -26,6 +26,7 @@ are kept apart until the plan finishes) and graphql-core completes it from the s
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -56,6 +57,8 @@ FALLBACKS = Counter("gateway_compiled_fallbacks", "Subtrees the compiled path le
                     ["reason"])
 PLAN_CACHE_SIZE = 512
 MIN_INT, MAX_INT = -(2**31), 2**31 - 1
+MEMO_SIZE = 8192  # coerced values remembered per leaf type
+MEMO_TYPES = frozenset({str, int, bool, dt.date})  # immutable values whose coercion depends on nothing else
 
 # (value, path, errors) -> completed value; ``path`` is (prev, key, typename) down to a graphql-core Path
 Completer = Callable[[Any, Any, list[tuple[GraphQLError, Any]]], Any]
@@ -84,6 +87,18 @@ def _null(parent: str, field: str) -> TypeError:
     return TypeError(f"Cannot return null for non-nullable field {parent}.{field}.")
 
 
+_MEMOS: dict[int, tuple[Any, dict[tuple[type, Any], Any]]] = {}
+
+
+def _memo(t: Any) -> dict[tuple[type, Any], Any]:
+    """Coerced values of one leaf type (an enum's names, a date's ISO form): one table per type,
+    shared by every plan, so it is bounded by ``MEMO_SIZE`` per type of each schema."""
+    kept = _MEMOS.get(id(t))
+    if kept is None or kept[0] is not t:
+        kept = _MEMOS[id(t)] = (t, {})
+    return kept[1]
+
+
 def _leaf(t: Any) -> Completer:
     coerce = t.coerce_output_value
     fast: type | None = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}.get(t)
@@ -97,13 +112,21 @@ def _leaf(t: Any) -> Completer:
             return type(v) is float and math.isfinite(v)
         return False
 
+    memo = _memo(t)
+
     def complete(v: Any, path: Any, errors: list[Any]) -> Any:
         if unchanged(v):
             return v
+        try:
+            return memo[type(v), v]
+        except (KeyError, TypeError):  # not seen yet, or not hashable
+            pass
         out = coerce(v)
         if out is None:
             raise TypeError(f"Expected `{t}.coerce_output_value({v!r})` to return non-nullable value, "
                             f"returned: None")
+        if len(memo) < MEMO_SIZE and type(v) in MEMO_TYPES:
+            memo[type(v), v] = out
         return out
 
     if fast is not None:  # the common case without the closure call
