@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from common.errors import BadRequestError, UnauthorizedFieldError
@@ -73,12 +74,20 @@ def protected_table(secret: bytes, subject: StatsSubject, cells: Sequence[Cell],
 
 
 async def lattice_of(ex: Executor, subject: StatsSubject, scope: str) -> Lattice:
-    """The lattice of (subject, scope) today, from the gateway's cache when it keeps one (never for a
-    caller whose rows are restricted by a relationship, e.g. a family doctor's contracted residents)."""
+    """The lattice of (subject, scope) today with its protected finest table, from the gateway's cache
+    when it keeps one (never for a caller whose rows are restricted by a relationship, e.g. a family
+    doctor's contracted residents). Protection is deterministic (keyed cell keys), so a kept table
+    is the one computing it again would give."""
+    async def protected() -> Lattice:
+        lat = await lattice(ex, subject, scope)
+        cells = cells_of(subject, lat.places[D.BUILDING])
+        return replace(lat, protected=protected_table(ex.ctx.limits.stats_key, subject, cells, lat.true,
+                                                      ex.ctx.limits.k_anonymity))
+
     cache = ex.ctx.stats_cache
     if cache is None or ex.row_keys:
-        return await lattice(ex, subject, scope)
-    return await cache.get((subject, scope, dt.date.today()), lambda: lattice(ex, subject, scope))  # type: ignore[no-any-return]
+        return await protected()
+    return await cache.get((subject, scope, dt.date.today()), protected)  # type: ignore[no-any-return]
 
 
 async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension],
@@ -87,8 +96,7 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
     k = ex.ctx.limits.k_anonymity
     scope = narrow(ex.scope, place) if place is not None else ex.scope
     lat = await lattice_of(ex, subject, scope) if scope is not None else EMPTY
-    buildings = lat.places[D.BUILDING]
-    table = protected_table(ex.ctx.limits.stats_key, subject, cells_of(subject, buildings), lat.true, k)
+    table = lat.protected
 
     # the rows of the answer: every place of the finest requested level, times every dimension value
     place_dims = [d for d in group_by if d in PLACES]
@@ -103,9 +111,9 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
     for key in itertools.product(place_rows, *(DIMENSIONS[subject][d] for d in value_dims)):
         sums[key] = 0
     plen = PLACES[finest_place][1] if finest_place is not None else 0
-    for (building, *values), n in table.items():
-        of = dict(zip(dims, values, strict=True))
-        key = (building[:plen], *(of[d] for d in value_dims))
+    pick = [1 + dims.index(d) for d in value_dims]  # where each grouped dimension sits in a finest cell
+    for finest, n in table.items():
+        key = (finest[0][:plen], *[finest[i] for i in pick])
         sums[key] = sums.get(key, 0) + n
 
     out = []

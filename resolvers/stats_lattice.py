@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -47,10 +47,12 @@ Cell = tuple[Any, ...]  # (building, *dimension values)
 @dataclass(frozen=True)
 class Lattice:
     """What every stats answer of one (subject, scope) is computed from: the housing department's
-    places of each level overlapping the scope (buildings make the finest cells), and the true
-    count of each non-empty finest cell (never released as such)."""
+    places of each level overlapping the scope (buildings make the finest cells), the true count
+    of each non-empty finest cell (never released as such) and, once protected, the protected
+    value of every finest cell (resolvers/stats.py)."""
     places: dict[StatsDimension, list[str]]
     true: dict[Cell, int]
+    protected: dict[Cell, int] = field(default_factory=dict)
 
 
 EMPTY = Lattice({d: [] for d in PLACES}, {})
