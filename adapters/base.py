@@ -100,6 +100,8 @@ class Adapter(Protocol):
 
     async def health(self) -> Health: ...
 
+    def version(self, entity: str) -> Any: ...  # changes when the entity's data may have; None: not known
+
     async def close(self) -> None: ...
 
 

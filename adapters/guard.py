@@ -304,6 +304,9 @@ class Guarded:
         self.spec_check.admit(entity)
         return await self._call("aggregate", lambda: self.inner.aggregate(entity, query, group_by))
 
+    def version(self, entity: str) -> Any:
+        return self.inner.version(entity)
+
     async def health(self) -> Health:
         """Check now (bounded by the timeout), remember the result, and let a success close the breaker."""
         t0 = time.perf_counter()

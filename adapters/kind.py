@@ -76,6 +76,11 @@ class BaseAdapter:
     async def health(self) -> Health:
         return Health("up")
 
+    def version(self, entity: str) -> Any:
+        """A value that changes whenever the entity's data may have (None: not known, as for a live
+        system); what the gateway keeps from the data (filter key sets) is keyed by it."""
+        return None
+
     async def close(self) -> None:
         return None
 

@@ -294,6 +294,14 @@ class LedgerAdapter(BaseAdapter):
             t.by[f] = idx
         return t
 
+    def version(self, entity: str) -> Any:
+        """The version served now: the stamp of the file it was read from (a newer file starts loading)."""
+        try:
+            t, _ = self._refresh(entity)
+        except AdapterError:
+            return None
+        return t.stamp if t is not None else None
+
     async def start(self) -> None:
         """Load every ledger in the background as the gateway starts."""
         for e in self.maps:

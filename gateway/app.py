@@ -27,8 +27,8 @@ from gateway.settings import Settings, load_settings
 from policies.engine import PolicyEngine
 from resolvers.fanout import Fanout
 from resolvers.ids import IdCodec
+from resolvers.refreshing import Refreshing
 from resolvers.schema_def import build_schema, sdl, type_fields
-from resolvers.stats_cache import LatticeCache
 from resolvers.stats_lattice import Lattice
 from schema.build import core
 from schema.model import default_model, model_of
@@ -54,8 +54,11 @@ class Gateway:
         self.audit = audit or AuditStore.from_settings(settings)
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
-        self.stats_cache = (LatticeCache[Lattice](settings.stats_cache_s, settings.stats_timeout_s)
+        # values many requests share, kept and refreshed behind them (resolvers/refreshing.py)
+        self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s)
                             if settings.stats_cache_s else None)
+        self.keysets = (Refreshing[frozenset[str]]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
+                                                   size=256) if settings.keyset_cache_s else None)
 
 
 async def healthz(request: Request) -> Response:

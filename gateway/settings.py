@@ -63,8 +63,13 @@ class Settings(BaseModel):
     stats_cache_s: float = Field(300.0, ge=0, le=86400, description="How long the true stats lattice of a "
                                  "(subject, scope) is reused before it is computed again (served while the "
                                  "refresh runs for as long again); 0: computed on every stats request.")
+    keyset_cache_s: float = Field(60.0, ge=0, le=86400, description="How long the key set of a department-"
+                                  "sourced filter value (e.g. livingAlone: true over a scope) is reused before it "
+                                  "is fetched again (served while the refresh runs for as long again); 0: fetched "
+                                  "for every query.")
     stats_timeout_s: float = Field(120.0, gt=0, le=3600, description="Longest call into a department while a "
-                                   "stats lattice is computed for the cache, in the background of requests.")
+                                   "stats lattice or a filter key set is computed for reuse, in the background of "
+                                   "requests.")
     execution: Literal["compiled", "reference"] = Field(
         "compiled", description="How an answer is completed: `compiled` (plans cached per document, falling back "
                                 "to graphql-core for what they do not cover) or `reference` (graphql-core only).")

@@ -70,7 +70,8 @@ class RequestContext:
     subjects: set[str] = field(default_factory=set)  # ID numbers of persons whose sensitive fields left
     rows_by_type: dict[str, int] = field(default_factory=dict)  # rows released per type (audit)
     audit: Any = None  # the audit store's reader (resolvers/audit_query.py), None without one
-    stats_cache: Any = None  # the gateway's stats lattices (resolvers/stats_cache.py), None: none kept
+    stats_cache: Any = None  # the gateway's stats lattices (resolvers/refreshing.py), None: none kept
+    keysets: Any = None  # the gateway's filter key sets (resolvers/refreshing.py), None: none kept
     compiled: bool = True  # values under the root fields completed by cached plans (resolvers/compiled.py)
 
     def __post_init__(self) -> None:

@@ -123,14 +123,30 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
             require(ex, f"{rtype}.{rfield}", arg)
         elif v is not True:
             _bad(arg)
-        filters = {rfield: Eq((_value(v),))} if rfield else {}
-        records, _ = await ex.list_root(rtype, ListQuery(scope=record_scope(p.scope), filters=filters, limit=None))
-        keysets.append({r["idNumber"] for r in records if r.get("idNumber")})
+        keysets.append(set(await keyset(ex, rtype, rfield, _value(v), record_scope(p.scope))))
     if p.keys_in is not None:
         keysets.append(set(p.keys_in))
     if keysets:
         p.keys_in = tuple(sorted(set.intersection(*keysets)))
     return p
+
+
+async def keyset(ex: Executor, rtype: str, rfield: str, value: Any, scope: str) -> frozenset[str]:
+    """ID numbers of the persons whose ``rtype`` record has ``rfield == value`` (any record when
+    ``rfield`` is empty) within the scope, from the gateway's kept key sets when it keeps them (never
+    for a caller whose rows are restricted by a relationship)."""
+    async def fetch() -> frozenset[str]:
+        filters = {rfield: Eq((value,))} if rfield else {}
+        records, _ = await ex.list_root(rtype, ListQuery(scope=scope, filters=filters, limit=None))
+        return frozenset(r["idNumber"] for r in records if r.get("idNumber"))
+
+    cache = ex.ctx.keysets
+    if cache is None or ex.row_keys:
+        return await fetch()
+    # the records are kept only within the caller's own scope (Executor.in_scope): it is part of the key;
+    # so is the department's data version, where it has one (a ledger file's): a new version is a new set
+    key = (rtype, rfield, value, scope, ex.scope, ex.owner(rtype).version(rtype))
+    return await cache.get(key, fetch)  # type: ignore[no-any-return]
 
 
 def _bad(arg: str) -> None:

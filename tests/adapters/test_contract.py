@@ -83,6 +83,16 @@ async def test_health_is_up(registry: Any, dept: str, entity: str) -> None:
     assert h.status == "up", h.detail
 
 
+async def test_version_is_stable_while_the_data_is(registry: Any, full: Any, dept: str, entity: str) -> None:
+    """None (not known: a live system) or a hashable value that does not move while nothing changes."""
+    a = _adapter(registry, dept, entity)
+    await full(entity)
+    v = a.version(entity)
+    hash(v)
+    assert a.version(entity) == v
+    assert (v is None) == (a.kind != "ledger"), v  # the ledgers know their file's version; the others do not
+
+
 async def test_listing_has_data_and_unique_keys(registry: Any, full: Any, dept: str, entity: str) -> None:
     m = _emap(_adapter(registry, dept, entity), entity)
     records = await full(entity)

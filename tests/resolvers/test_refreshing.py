@@ -1,4 +1,4 @@
-"""The stats lattice cache: fresh, stale-while-refreshing and expired lattices, one computation per key,
+"""Kept values (resolvers/refreshing.py): fresh, stale-while-refreshing and expired lattices, one computation per key,
 failures never kept; and, on a real gateway, a repeated stats request that asks no department."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.stats_cache import LatticeCache
+from resolvers.refreshing import Refreshing
 from tests.helpers import Api, adapter_calls
 
 
@@ -38,7 +38,7 @@ def counting(values: list[Any], gate: asyncio.Event | None = None) -> tuple[Call
 def test_fresh_then_stale_then_expired() -> None:
     async def main() -> None:
         clock = Clock()
-        cache: LatticeCache[str] = LatticeCache(ttl_s=10, clock=clock)
+        cache: Refreshing[str] = Refreshing("test", ttl_s=10, clock=clock)
         compute, calls = counting(["v1", "v2", "v3"])
         assert await cache.get("k", compute) == "v1"
         clock.now += 9
@@ -58,7 +58,7 @@ def test_fresh_then_stale_then_expired() -> None:
 def test_concurrent_misses_share_one_computation_that_outlives_a_cancelled_caller() -> None:
     async def main() -> None:
         gate = asyncio.Event()
-        cache: LatticeCache[str] = LatticeCache(ttl_s=10)
+        cache: Refreshing[str] = Refreshing("test", ttl_s=10)
         compute, calls = counting(["v"], gate)
         first = asyncio.create_task(cache.get("k", compute))
         others = [asyncio.create_task(cache.get("k", compute)) for _ in range(5)]
@@ -74,7 +74,7 @@ def test_concurrent_misses_share_one_computation_that_outlives_a_cancelled_calle
 
 def test_a_failed_computation_is_not_kept() -> None:
     async def main() -> None:
-        cache: LatticeCache[str] = LatticeCache(ttl_s=10)
+        cache: Refreshing[str] = Refreshing("test", ttl_s=10)
         compute, calls = counting([RuntimeError("department down"), "v"])
         with pytest.raises(RuntimeError):
             await cache.get("k", compute)
@@ -86,7 +86,7 @@ def test_a_failed_computation_is_not_kept() -> None:
 def test_a_failed_background_refresh_keeps_the_stale_lattice() -> None:
     async def main() -> None:
         clock = Clock()
-        cache: LatticeCache[str] = LatticeCache(ttl_s=10, clock=clock)
+        cache: Refreshing[str] = Refreshing("test", ttl_s=10, clock=clock)
         compute, calls = counting(["v1", RuntimeError("department down"), "v3"])
         await cache.get("k", compute)
         clock.now += 12
@@ -103,7 +103,7 @@ def test_a_failed_background_refresh_keeps_the_stale_lattice() -> None:
 
 def test_the_cache_is_bounded() -> None:
     async def main() -> None:
-        cache: LatticeCache[int] = LatticeCache(ttl_s=10, size=3)
+        cache: Refreshing[int] = Refreshing("test", ttl_s=10, size=3)
         for i in range(10):
             compute, _ = counting([i])
             await cache.get(i, compute)
@@ -142,8 +142,23 @@ def test_a_computation_is_bounded_by_the_background_timeout_not_the_requests() -
             return "v"
 
         REQUEST_START.set(asyncio.get_running_loop().time())  # as the edge sets it per request
-        assert await LatticeCache[str](ttl_s=10, timeout_s=120).get("k", compute) == "v"
+        assert await Refreshing[str]("test", ttl_s=10, timeout_s=120).get("k", compute) == "v"
         assert seen == [(None, 120)]
         assert REQUEST_START.get() is not None and BACKGROUND_TIMEOUT_S.get() is None  # the request's own: unchanged
 
     asyncio.run(main())
+
+
+FILTERED = "{ persons(first: 3, filter: {livingAlone: true, ageMin: 60}) { totalCount edges { node { id } } } }"
+
+
+def test_a_repeated_filter_reuses_its_key_set(api: Api, make_api: Callable[..., Api]) -> None:
+    officer = api.token("subdistrict_officer")
+    first = api.gql(FILTERED, officer)
+    assert "errors" not in first and first["data"]["persons"]["totalCount"] > 0
+    before = adapter_calls(api)
+    assert api.gql(FILTERED, officer) == first
+    moved = {a for a, n in adapter_calls(api).items() if n != before[a]}
+    assert moved == {"population"}, moved  # the welfare key set was kept; only the root was asked again
+    fresh = make_api(keyset_cache_s=0)
+    assert fresh.gql(FILTERED, fresh.token("subdistrict_officer")) == first

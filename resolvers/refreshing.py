@@ -1,17 +1,17 @@
-"""The true finest lattices of recent stats requests, kept so a request is answered without the departments.
+"""Values many requests share, computed in the background of requests and refreshed behind them.
 
-A stats answer is computed from one finest lattice per (subject, scope, reporting date):
-the buildings in scope and the true count of every non-empty finest cell
-(resolvers/stats_lattice.py). Computing it asks the departments to aggregate the whole
-scope, which at district scale takes seconds; the lattice changes only as the departments'
-data does. So each lattice is kept for ``ttl_s`` (setting ``stats_cache_s``):
+Two kinds of value are costly to compute from the departments and change only as their data
+does: the true finest lattice of a stats subject over a scope (resolvers/stats.py), and the
+key set of a department-sourced filter value (``livingAlone: true`` over a scope,
+resolvers/filters.py), which a filtered query intersects and hands to the root's owner.
+Each is kept for ``ttl_s`` (settings ``stats_cache_s``, ``keyset_cache_s``):
 
 * fresh (younger than ``ttl_s``): answered from memory;
 * stale (younger than twice that): answered from memory while one refresh runs in the
-  background, so no request waits on the departments once a scope is warm;
+  background, so no request waits on the departments once a key is warm;
 * older, or absent: computed, and every request for the same key waits on that one
   computation (single flight). The computation is shielded: a request that reaches its
-  deadline leaves it running, and the next request finds the lattice ready.
+  deadline leaves it running, and the next request finds the value ready.
 
 A computation runs in the background of requests: no request's arrival bounds its
 department calls, each of which may take up to ``timeout_s`` (setting ``stats_timeout_s``)
@@ -19,9 +19,7 @@ instead of the departments' interactive timeout; a district's lattice can take l
 aggregate than any one request may wait, and is then ready for the next.
 
 A failed computation is never kept: its waiters get its error and the next request tries
-again. The statistical protection (resolvers/perturbation.py) is applied per answer on
-the true lattice, exactly as without the cache, so cached and uncached answers are equal.
-At most ``size`` lattices are kept, the least recently used dropped first.
+again. At most ``size`` values are kept, the least recently used dropped first.
 """
 from __future__ import annotations
 
@@ -40,7 +38,8 @@ from adapters.guard import BACKGROUND_TIMEOUT_S, REQUEST_START
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-LOOKUPS = Counter("gateway_stats_cache", "Stats lattice lookups, by outcome (fresh, stale, computed)", ["outcome"])
+LOOKUPS = Counter("gateway_refreshing", "Lookups of kept values, by kind (stats, keyset) and outcome (fresh, "
+                  "stale, computed)", ["kind", "outcome"])
 
 
 @dataclass
@@ -49,9 +48,10 @@ class _Entry(Generic[T]):
     at: float
 
 
-class LatticeCache(Generic[T]):
-    def __init__(self, ttl_s: float, timeout_s: float | None = None, size: int = 64,
+class Refreshing(Generic[T]):
+    def __init__(self, kind: str, ttl_s: float, timeout_s: float | None = None, size: int = 64,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.kind = kind
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self.size = size
@@ -66,12 +66,12 @@ class LatticeCache(Generic[T]):
             if age < 2 * self.ttl_s:
                 self.entries.move_to_end(key)
                 if age < self.ttl_s:
-                    LOOKUPS.labels("fresh").inc()
+                    LOOKUPS.labels(self.kind, "fresh").inc()
                 else:
-                    LOOKUPS.labels("stale").inc()
+                    LOOKUPS.labels(self.kind, "stale").inc()
                     self._flight(key, compute)  # refreshed in the background; this answer is the stale one
                 return e.value
-        LOOKUPS.labels("computed").inc()
+        LOOKUPS.labels(self.kind, "computed").inc()
         return await asyncio.shield(self._flight(key, compute))
 
     def _flight(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
@@ -80,7 +80,7 @@ class LatticeCache(Generic[T]):
             ctx = contextvars.copy_context()
             ctx.run(REQUEST_START.set, None)
             ctx.run(BACKGROUND_TIMEOUT_S.set, self.timeout_s)
-            task = asyncio.create_task(self._compute(key, compute), name="stats-lattice", context=ctx)
+            task = asyncio.create_task(self._compute(key, compute), name=f"refresh-{self.kind}", context=ctx)
             self.flights[key] = task
             task.add_done_callback(_observed)
         return task
@@ -100,4 +100,4 @@ class LatticeCache(Generic[T]):
 def _observed(task: asyncio.Task[Any]) -> None:
     """A background refresh nobody awaits: its failure is logged, not left unretrieved."""
     if not task.cancelled() and task.exception() is not None:
-        log.info("stats lattice not refreshed: %s", type(task.exception()).__name__)
+        log.info("%s not refreshed: %s", task.get_name(), type(task.exception()).__name__)
