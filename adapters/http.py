@@ -25,8 +25,8 @@ import httpx
 import orjson
 from prometheus_client import Counter
 
-from adapters.base import Eq, Health, ListQuery, Page, Range, Records, Rows
-from adapters.kind import BaseAdapter
+from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Records, Rows
+from adapters.kind import BaseAdapter, pushed_groups
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
 from adapters.spec import HttpConnection, HttpList
@@ -207,6 +207,34 @@ class HttpAdapter(BaseAdapter):
         assert lst is not None
         items, total = await self._page_through(lst, params, query.offset, query.limit, query.count)
         return Page(self._convert(m, items), total)
+
+    async def aggregate(self, entity: str, query: ListQuery, group_by: Sequence[GroupBy]) -> Cells:
+        """Counted by the department when its spec declares a counting endpoint and every grouping is
+        one of its columns (or a prefix of one); otherwise over the listed records."""
+        m = self._map(entity)
+        agg = m.spec.aggregate
+        fields = {"jurisdiction" if g.field == "__jurisdiction" else g.field for g in group_by}
+        groups = (pushed_groups(m, group_by) if agg is not None and query.keys_in is None and fields <= set(agg.by)
+                  else None)
+        if agg is None or groups is None:
+            return await super().aggregate(entity, query, group_by)
+        m.check_filters(query)
+        params = self._params(m, query)
+        if params is None:
+            return []
+        names = [g.source if g.length is None else f"{g.source}:{g.length}" for g in groups]
+        body = await self._get_json("GET", agg.path, params={**params, agg.group_param: ",".join(names)})
+        merged: dict[tuple[Any, ...], int] = {}
+        for cell in self._items(body, agg.items):
+            n = cell.get(agg.count)
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise self._bad(f"a count at {agg.path} is not a non-negative integer")
+            try:
+                k = tuple(g.conv(cell.get(name)) for g, name in zip(groups, names, strict=True))
+            except (TypeError, ValueError, AttributeError):
+                raise self._bad(f"a group value at {agg.path} does not convert") from None
+            merged[k] = merged.get(k, 0) + n
+        return list(merged.items())
 
     async def _page_through(self, lst: HttpList, params: dict[str, Any], offset: int, limit: int | None,
                             count: bool) -> tuple[Rows, int | None]:

@@ -1,9 +1,11 @@
-"""What every generic kind shares: batch fetch arranged by key, in-memory grouping, and the
-one way an answer that cannot be read becomes DEPARTMENT_BAD_DATA (reason in the log)."""
+"""What every generic kind shares: batch fetch arranged by key, in-memory grouping, which groupings a
+department can count itself, and the one way an answer that cannot be read becomes
+DEPARTMENT_BAD_DATA (reason in the log)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Range, Record, Records
@@ -106,3 +108,51 @@ def group_in_memory(records: Sequence[Record], group_by: Sequence[GroupBy]) -> C
         k = tuple(group_key(r, g) for g in group_by)
         counts[k] = counts.get(k, 0) + 1
     return list(counts.items())
+
+
+@dataclass(frozen=True)
+class PushedGroup:
+    """One grouping a department counts itself: its column, cut to ``length`` characters (None: the
+    whole value), and how a department value becomes the canonical one."""
+    source: str
+    length: int | None
+    conv: Callable[[Any], Any]
+
+
+def pushed_groups(m: EntityMap, group_by: Sequence[GroupBy]) -> list[PushedGroup] | None:
+    """The groupings as the department's own columns, or None when one cannot be pushed down: a place
+    prefix through a ``map`` transform or no longer than a ``prefix`` transform adds, a year of a date
+    not written year first. The caller then groups listed records in memory."""
+    out: list[PushedGroup] = []
+    for g in group_by:
+        if g.op == "prefix":
+            jur = g.field == "__jurisdiction"
+            tr = m.spec.jurisdiction.transform if jur else m.spec.fields[g.field].transform
+            src = m.spec.jurisdiction.source if jur else m.rules[g.field].source
+            p = next((str(t["prefix"]) for t in tr if isinstance(t, dict) and "prefix" in t), "")
+            if any(isinstance(t, dict) and "map" in t for t in tr) or g.arg <= len(p):
+                return None
+            out.append(PushedGroup(src, g.arg - len(p), _at_least(g.arg, (m.jurisdiction if jur else
+                                                                           m.rules[g.field].conv).apply)))
+        elif g.op == "year":
+            fmts = [t["date"] for t in m.spec.fields[g.field].transform if isinstance(t, dict) and "date" in t]
+            flat = [f for x in fmts for f in ([x] if isinstance(x, str) else x)]
+            if len(flat) != 1 or not flat[0].startswith("%Y"):
+                return None
+            out.append(PushedGroup(m.rules[g.field].source, 4, _year))
+        else:
+            out.append(PushedGroup(m.rules[g.field].source, None, m.rules[g.field].conv.apply))
+    return out
+
+
+def _at_least(n: int, conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A prefix group's value: a code shorter than the prefix has no such prefix (as ``group_key`` says)."""
+    def apply(v: Any) -> Any:
+        c = conv(v)
+        return c if isinstance(c, str) and len(c) >= n else None
+    return apply
+
+
+def _year(v: Any) -> int | None:
+    return int(v) if v not in (None, "") and str(v).isdigit() else None
+

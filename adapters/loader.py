@@ -206,8 +206,9 @@ def _check_kind_keys(kind: str, entity: str, es: EntitySpec, src: SpecSource) ->
         return
     if not any(getattr(es, k) is not None for k in needs):
         src.add(("entities", entity), f"a {kind} entity needs {' or '.join(n.rstrip('_') for n in needs)}")
-    foreign = {"sql": ("get", "batch", "list_", "file", "sheet"), "http": ("table", "select", "file", "sheet"),
-               "ledger": ("table", "select", "get", "batch", "list_")}[kind]
+    foreign = {"sql": ("get", "batch", "list_", "aggregate", "file", "sheet"),
+               "http": ("table", "select", "file", "sheet"),
+               "ledger": ("table", "select", "get", "batch", "list_", "aggregate")}[kind]
     for k in foreign:
         if getattr(es, k) is not None:
             src.add(("entities", entity, k.rstrip("_")), f"key {k.rstrip('_')!r} does not apply to a {kind} department")

@@ -88,6 +88,18 @@ class HttpList(Strict):
     paging: Paging
 
 
+class HttpAggregate(Strict):
+    """A counting endpoint: GET path?{list's scope and filter params}&{group_param}=col,col:N,... answers
+    one object per group with each group spec's value under its own name (``col:N``: the column's first
+    N characters) and the count under ``count``. ``by``: the fields it can group by (``jurisdiction``
+    for the place code); any other grouping is counted over the listed records."""
+    path: str
+    group_param: str
+    by: list[str]
+    items: str = ""
+    count: str = "count"
+
+
 class EntitySpec(Strict):
     key: str
     jurisdiction: FieldMap
@@ -100,6 +112,7 @@ class EntitySpec(Strict):
     get: HttpGet | None = None
     batch: HttpBatch | None = None
     list_: HttpList | None = Field(None, alias="list")
+    aggregate: HttpAggregate | None = None  # without it, counts are taken over the listed records
     # ledger
     file: str | None = None
     sheet: str | None = None

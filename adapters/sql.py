@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Record, Records
-from adapters.kind import BaseAdapter, group_in_memory
+from adapters.kind import BaseAdapter, group_in_memory, pushed_groups
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
 from adapters.spec import SqlConnection
@@ -129,30 +129,12 @@ class SqlAdapter(BaseAdapter):
                         group_by: Sequence[GroupBy]) -> Cells:
         m = self.maps[entity]
         m.check_filters(query)
-        exprs: list[Any] = []
-        convs: list[Any] = []
-        for g in group_by:
-            if g.op == "prefix":
-                tr = m.spec.jurisdiction.transform if g.field == "__jurisdiction" else m.spec.fields[g.field].transform
-                src = m.spec.jurisdiction.source if g.field == "__jurisdiction" else m.rules[g.field].source
-                p = next((str(t["prefix"]) for t in tr if isinstance(t, dict) and "prefix" in t), "")
-                if any(isinstance(t, dict) and "map" in t for t in tr) or g.arg <= len(p):
-                    return await self._aggregate_rows(entity, query, group_by)
-                exprs.append(func.substr(self._col(entity, src), 1, g.arg - len(p)))
-                conv = (m.jurisdiction if g.field == "__jurisdiction" else m.rules[g.field].conv)
-                convs.append(conv.apply)
-            elif g.op == "year":
-                rule = m.rules[g.field]
-                fmts = [t["date"] for t in m.spec.fields[g.field].transform if isinstance(t, dict) and "date" in t]
-                flat = [f for x in fmts for f in ([x] if isinstance(x, str) else x)]
-                if len(flat) != 1 or not flat[0].startswith("%Y"):
-                    return await self._aggregate_rows(entity, query, group_by)
-                exprs.append(func.substr(self._col(entity, rule.source), 1, 4))
-                convs.append(lambda v: int(v) if v not in (None, "") and str(v).isdigit() else None)
-            else:
-                rule = m.rules[g.field]
-                exprs.append(self._col(entity, rule.source))
-                convs.append(rule.conv.apply)
+        groups = pushed_groups(m, group_by)
+        if groups is None:
+            return await self._aggregate_rows(entity, query, group_by)
+        exprs = [func.substr(self._col(entity, g.source), 1, g.length) if g.length else self._col(entity, g.source)
+                 for g in groups]
+        convs = [g.conv for g in groups]
         labelled = [e.label(f"g{i}") for i, e in enumerate(exprs)]
         stmt = (select(*labelled, func.count().label("n")).select_from(self._sources[entity])
                 .where(and_(true(), *self._where(entity, query))).group_by(*[literal_column(f"g{i}") for i in range(len(exprs))]))

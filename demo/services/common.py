@@ -30,6 +30,7 @@ class Resource:
     place: str  # place-code column used by the jurisdiction prefix param
     filters: Sequence[str] = ()  # equality filter params (= column = JSON field)
     batch: bool = False
+    groups: Sequence[str] = ()  # columns GET {path}/counts may group by (`col` or `col:N`, its first N chars)
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class _Store:
         return [dict(r) for r in self.conn.execute(sql, args)]
 
 
-def _where(svc: Service, res: Resource, request: Request) -> tuple[str, list[object]]:
-    allowed = {svc.place_param, svc.position_param, svc.size_param, *res.filters}
+def _where(svc: Service, res: Resource, request: Request, more: Sequence[str] = ()) -> tuple[str, list[object]]:
+    allowed = {svc.place_param, svc.position_param, svc.size_param, *res.filters, *more}
     unknown = set(request.query_params) - allowed
     if unknown:
         raise BadRequest(f"unknown parameter(s): {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
@@ -160,6 +161,30 @@ def _list(svc: Service, res: Resource, store: _Store, request: Request) -> dict[
     return _nest(svc.envelope, svc.items_path, [_strip(r) for r in rows], **{svc.total_path or "": total})
 
 
+GROUP_PARAM = "groupBy"
+
+
+def _counts(svc: Service, res: Resource, store: _Store, request: Request) -> dict[str, Any]:
+    """Counts per group: ``groupBy=col,col:N`` (N: the column's first N characters), scope and filters
+    as in the listing; one object per group, each spec's value under its own name, and ``count``."""
+    where, args = _where(svc, res, request, (GROUP_PARAM,))
+    specs = _split(request.query_params.get(GROUP_PARAM, ""))
+    if not specs:
+        raise BadRequest(f"{GROUP_PARAM} is empty; groups: {', '.join(res.groups)}")
+    exprs = []
+    for i, spec in enumerate(specs):
+        col, _, n = spec.partition(":")
+        if col not in res.groups:
+            raise BadRequest(f"cannot group by {col!r}; groups: {', '.join(res.groups)}")
+        if n and not (n.isdigit() and 1 <= int(n) <= 64):
+            raise BadRequest(f"{spec!r}: the prefix length must be an integer 1..64")
+        exprs.append(f"substr({col}, 1, {int(n)}) AS g{i}" if n else f"{col} AS g{i}")
+    names = ", ".join(f"g{i}" for i in range(len(specs)))
+    rows = store.conn.execute(f"SELECT {', '.join(exprs)}, count(*) FROM {res.table}{where} GROUP BY {names}", args)
+    items = [{**{s: r[i] for i, s in enumerate(specs)}, "count": r[len(specs)]} for r in rows]
+    return _nest(svc.envelope, svc.items_path, items)
+
+
 def _strip(row: dict[str, Any]) -> dict[str, Any]:
     row.pop("_rid", None)
     return row
@@ -211,8 +236,13 @@ def build_app(svc: Service, data_dir: Path) -> Starlette:
                                     chunk)
             return _json(_nest(svc.envelope, svc.batch_items_path, found))
 
+        async def counts(request: Request, res: Resource = res) -> Response:
+            return _json(_counts(svc, res, store, request))
+
         if res.batch:
             routes.append(Route(f"{base}/batch", batch, methods=[svc.batch_method]))
+        if res.groups:
+            routes.append(Route(f"{base}/counts", counts))
         routes.append(Route(base, listing))
         routes.append(Route(f"{base}/{{key}}", single))
 

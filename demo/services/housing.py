@@ -12,7 +12,7 @@ SERVICE = Service(
         Resource("compounds", "compound", "compoundCode", "compoundCode", ("committeeCode",), batch=True),
         Resource("buildings", "building", "buildingCode", "buildingCode", ("compoundCode", "elevator"), batch=True),
         Resource("houses", "house", "houseCode", "buildingCode", ("houseCode", "buildingCode", "houseNature"),
-                 batch=True),
+                 batch=True, groups=("buildingCode", "houseNature")),
     ),
     place_param="areaCode",
     paging="page",

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from adapters.base import Eq, ListQuery, Range, Record
+from adapters.base import Eq, GroupBy, ListQuery, Range, Record
+from adapters.kind import group_in_memory
 from adapters.loader import LoadedSpec
 from adapters.mapping import JURISDICTION
 from adapters.registry import load_specs
@@ -357,3 +358,21 @@ async def test_caller_owns_returned_records(registry: Any, full: Any, dept: str,
     page = await a.list(entity, ListQuery(limit=1))
     page.records[0][m.key] = "tampered"
     assert (await a.list(entity, ListQuery(limit=1))).records[0][m.key] != "tampered"
+
+
+async def test_counts_are_exactly_those_of_the_listing(registry: Any, full: Any, dept: str, entity: str) -> None:
+    """Whether the department counts (SQL GROUP BY, an HTTP counting endpoint) or the gateway counts
+    listed records, every grouping gives the counts of the listing: by place prefix at every level, by
+    a filterable field, both, within the subdistrict and within one committee."""
+    a = _adapter(registry, dept, entity)
+    m = _emap(a, entity)
+    records = await full(entity)
+    fields = sorted((f for f in m.filter_params if f != m.key and f in m.rules), key=lambda f: f == "jurisdictionCode")[:1]
+    groupings = [[GroupBy("__jurisdiction", "prefix", n)] for n in (9, 12, 15, 18)]
+    groupings += [[GroupBy(f)] for f in fields] + [[GroupBy("__jurisdiction", "prefix", 12), GroupBy(f)] for f in fields]
+    for scope in (SUBDISTRICT, _committee(records)):
+        mine = [r for r in records if str(r.get(JURISDICTION) or "").startswith(scope)]
+        for g in groupings:
+            got = dict(await a.aggregate(entity, ListQuery(scope=scope, limit=None), g))
+            assert got == dict(group_in_memory(mine, g)), (scope, g)
+
