@@ -55,10 +55,14 @@ class Gateway:
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
         # values many requests share, kept and refreshed behind them (resolvers/refreshing.py)
-        self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s)
+        # values many requests share, kept and refreshed behind them (resolvers/refreshing.py), bounded by
+        # weight: 2M finest cells (about two district lattices), 1M keys
+        self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s,
+                                                max_weight=2_000_000, weigh=lambda lat: len(lat.protected) + 1)
                             if settings.stats_cache_s else None)
         self.keysets = (Refreshing[frozenset[str]]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
-                                                   size=256) if settings.keyset_cache_s else None)
+                                                   max_weight=1_000_000, weigh=lambda keys: len(keys) + 1)
+                        if settings.keyset_cache_s else None)
 
 
 async def healthz(request: Request) -> Response:

@@ -19,7 +19,9 @@ instead of the departments' interactive timeout; a district's lattice can take l
 aggregate than any one request may wait, and is then ready for the next.
 
 A failed computation is never kept: its waiters get its error and the next request tries
-again. At most ``size`` values are kept, the least recently used dropped first.
+again. The kept values weigh at most ``max_weight`` together (``weigh``: a lattice's cells, a key
+set's keys), the least recently used dropped first; a value heavier than that alone is answered
+but not kept.
 """
 from __future__ import annotations
 
@@ -46,15 +48,18 @@ LOOKUPS = Counter("gateway_refreshing", "Lookups of kept values, by kind (stats,
 class _Entry(Generic[T]):
     value: T
     at: float
+    weight: int
 
 
 class Refreshing(Generic[T]):
-    def __init__(self, kind: str, ttl_s: float, timeout_s: float | None = None, size: int = 64,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, kind: str, ttl_s: float, timeout_s: float | None = None, max_weight: int = 64,
+                 weigh: Callable[[T], int] = lambda _: 1, clock: Callable[[], float] = time.monotonic) -> None:
         self.kind = kind
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
-        self.size = size
+        self.max_weight = max_weight
+        self.weigh = weigh
+        self.weight = 0
         self.clock = clock
         self.entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
         self.flights: dict[Hashable, asyncio.Task[T]] = {}
@@ -90,10 +95,15 @@ class Refreshing(Generic[T]):
             value = await compute()
         finally:
             self.flights.pop(key, None)
-        self.entries[key] = _Entry(value, self.clock())
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.weight -= old.weight
+        w = self.weigh(value)
+        if w <= self.max_weight:
+            self.entries[key] = _Entry(value, self.clock(), w)
+            self.weight += w
+            while self.weight > self.max_weight:
+                self.weight -= self.entries.popitem(last=False)[1].weight
         return value
 
 

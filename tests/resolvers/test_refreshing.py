@@ -101,13 +101,18 @@ def test_a_failed_background_refresh_keeps_the_stale_lattice() -> None:
     asyncio.run(main())
 
 
-def test_the_cache_is_bounded() -> None:
+def test_the_cache_is_bounded_by_weight() -> None:
     async def main() -> None:
-        cache: Refreshing[int] = Refreshing("test", ttl_s=10, size=3)
+        cache: Refreshing[int] = Refreshing("test", ttl_s=10, max_weight=3)
         for i in range(10):
             compute, _ = counting([i])
             await cache.get(i, compute)
-        assert list(cache.entries) == [7, 8, 9]
+        assert list(cache.entries) == [7, 8, 9] and cache.weight == 3
+        heavy: Refreshing[list[int]] = Refreshing("test", ttl_s=10, max_weight=10, weigh=len)
+        for key, n in (("a", 4), ("b", 4), ("c", 4), ("d", 11)):
+            compute, _ = counting([[0] * n])
+            assert len(await heavy.get(key, compute)) == n  # answered, kept only while it fits
+        assert list(heavy.entries) == ["b", "c"] and heavy.weight == 8
 
     asyncio.run(main())
 
