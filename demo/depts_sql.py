@@ -64,7 +64,7 @@ def write_civil_affairs(world: World, data_dir: Path) -> Counts:
     n = {"welfare_recipient": table(
         conn, "welfare_recipient",
         "id_card TEXT NOT NULL, full_name TEXT, committee_code TEXT, elderly_allowance INTEGER,"
-        " minimum_living INTEGER, living_alone INTEGER, care_level INTEGER, updated_at TEXT",
+        " minimum_living INTEGER, lives_alone INTEGER, care_level INTEGER, updated_at TEXT",
         rows, ("id_card", "upper(id_card)", "committee_code"))}
     conn.close()
     return n
