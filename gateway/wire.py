@@ -9,6 +9,14 @@ a kept-alive connection became ~45 ms slower than on a new one. Two measures:
   worker process of ``--workers N``, whichever event loop accepts them);
 * ``Coalescing``: the header block is held until the body arrives (or the current loop
   pass ends) and both leave in one ``write``, so a response is one segment, not two.
+
+And a closing connection lingers (as nginx's and Apache's do): a refusal such as 413 is
+answered before the client has sent its body, and a socket closed with unread data resets,
+so a client still sending (urllib, a browser's fetch) would see a broken pipe instead of the
+answer. So the answer goes out, our side is shut for writing (the client reads the answer
+and the end), and what the client still sends is read and dropped until it stops for
+``LINGER_IDLE_S`` or has sent ``LINGER_BYTES`` or ``LINGER_S`` has passed; then the socket
+closes. Nothing read while lingering is ever parsed as a request.
 """
 from __future__ import annotations
 
@@ -22,6 +30,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEAD = b"HTTP/1.1 "
 END = b"\r\n\r\n"
+LINGER_IDLE_S = 0.5
+LINGER_S = 5.0
+LINGER_BYTES = 16 << 20
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -42,6 +53,10 @@ class CoalescingTransport:
         self._inner = inner
         self._loop = loop
         self._held: bytes | None = None
+        self._closed = False
+
+    def is_closing(self) -> bool:
+        return self._closed or self._inner.is_closing()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         held = self._held
@@ -63,11 +78,48 @@ class CoalescingTransport:
                 self._inner.write(held)
 
     def close(self) -> None:
+        if self._closed:
+            return
         self.flush()
-        self._inner.close()
+        self._closed = True
+        inner = self._inner
+        if inner.is_closing() or not inner.can_write_eof():
+            inner.close()
+            return
+        inner.set_protocol(_Linger(inner, inner.get_protocol(), self._loop))
+        inner.write_eof()  # after the answer: the client reads it, then the end
+        inner.resume_reading()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class _Linger(asyncio.Protocol):
+    """Reads and drops what a client still sends after the answer, then closes (bounded in bytes and time)."""
+
+    def __init__(self, transport: asyncio.Transport, was: asyncio.BaseProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.was = was  # told of the end, so the server forgets the connection
+        self.left = LINGER_BYTES
+        self.loop = loop
+        self.idle = loop.call_later(LINGER_IDLE_S, transport.close)
+        self.limit = loop.call_later(LINGER_S, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self.left -= len(data)
+        self.idle.cancel()
+        if self.left <= 0:
+            self.transport.close()
+        else:
+            self.idle = self.loop.call_later(LINGER_IDLE_S, self.transport.close)
+
+    def eof_received(self) -> bool:
+        return False  # the client is done too: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.idle.cancel()
+        self.limit.cancel()
+        self.was.connection_lost(exc)
 
 
 class CoalescingH11Protocol(H11Protocol):

@@ -144,6 +144,22 @@ def test_body_over_the_limit_is_413(api: Api) -> None:
     assert r.status_code == 413 and codes(r.json()) == ["REQUEST_TOO_LARGE"]
 
 
+@pytest.mark.parametrize("size", [2_000_000, 12_000_000])
+def test_a_client_that_sends_its_whole_body_reads_the_413(api: Api, size: int) -> None:
+    """urllib writes the whole body before it reads: the early 413 must not reach it as a broken pipe
+    (the closing connection lingers, reading and dropping the rest)."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"query": "{ persons(first: 1) { totalCount } }", "pad": "x" * size}).encode()
+    req = urllib.request.Request(api.base + "/graphql", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {api.token('developer')}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 413
+    assert codes(json.loads(refused.value.read())) == ["REQUEST_TOO_LARGE"]
+
+
 def test_chunked_body_over_the_limit_is_413_while_reading(api: Api) -> None:
     """No Content-Length to trust: the limit is enforced on the bytes as they arrive."""
     sent = 0
