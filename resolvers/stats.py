@@ -87,7 +87,8 @@ async def lattice_of(ex: Executor, subject: StatsSubject, scope: str) -> Lattice
     cache = ex.ctx.stats_cache
     if cache is None or ex.row_keys:
         return await protected()
-    return await cache.get((subject, scope, dt.date.today()), protected)  # type: ignore[no-any-return]
+    # the places are listed within the caller's own scope (Executor.in_scope): it is part of the key
+    return await cache.get((subject, scope, ex.scope, dt.date.today()), protected)  # type: ignore[no-any-return]
 
 
 async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension],

@@ -167,3 +167,16 @@ def test_a_repeated_filter_reuses_its_key_set(api: Api, make_api: Callable[..., 
     assert moved == {"population"}, moved  # the welfare key set was kept; only the root was asked again
     fresh = make_api(keyset_cache_s=0)
     assert fresh.gql(FILTERED, fresh.token("subdistrict_officer")) == first
+
+
+def test_kept_lattices_are_per_caller_scope(api: Api, make_api: Callable[..., Api]) -> None:
+    """A district caller filtering to a compound and a compound's own caller narrow to the same scope but
+    list places within different jurisdictions: each gets what it would get with nothing kept."""
+    uncached = make_api(stats_cache_s=0)
+    compound = "310107005001001"
+    q = """query($f: PlaceFilter) { stats(subject: PERSONS, groupBy: [COMMITTEE, GENDER], filter: $f) {
+             total cells { committee compound gender count } } }"""
+    for jurisdiction, f in (("310107005", {"compound": compound}), (compound, None), ("310107005", {"compound": compound})):
+        mine = api.gql(q, api.token("district_analyst", jurisdiction=jurisdiction), {"f": f})
+        theirs = uncached.gql(q, uncached.token("district_analyst", jurisdiction=jurisdiction), {"f": f})
+        assert "errors" not in mine and mine == theirs, jurisdiction
