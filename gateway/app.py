@@ -54,7 +54,6 @@ class Gateway:
         self.audit = audit or AuditStore.from_settings(settings)
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
-        # values many requests share, kept and refreshed behind them (resolvers/refreshing.py)
         # values many requests share, kept and refreshed behind them (resolvers/refreshing.py), bounded by
         # weight: 2M finest cells (about two district lattices), 1M keys
         self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s,
