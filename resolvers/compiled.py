@@ -234,6 +234,27 @@ class _Build:
         return _leaf(t)
 
 
+def _at(sub: Completer, v: Any, here: Any, nonnull: bool, nodes: list[Any], parent: str, field: str,
+        errors: list[tuple[GraphQLError, Any]]) -> Any:
+    """One position (a field's value, a list item) as graphql-core completes it: a failure, a null where
+    none may be included, becomes an error located here; at a non-null position it goes up to the parent,
+    at a nullable one it is recorded and the value is null."""
+    try:
+        if v is None:
+            if nonnull:
+                raise _null(parent, field)
+            return None
+        return sub(v, here, errors)
+    except Unsupported:
+        raise
+    except Exception as e:  # noqa: BLE001  # as graphql-core: any failure is a located field error
+        err = located_error(e, nodes, to_path(here).as_list())
+        if nonnull:
+            raise err from None
+        errors.append((err, here))
+        return None
+
+
 def _object(t: GraphQLObjectType, fields: list[tuple[str, str, Completer | None, bool, list[Any]]]) -> Completer:
     tname = t.name
     is_type_of = t.is_type_of
@@ -249,23 +270,7 @@ def _object(t: GraphQLObjectType, fields: list[tuple[str, str, Completer | None,
             if sub is None:
                 out[key] = tname
                 continue
-            v = get(name)
-            if v is None:
-                if nonnull:
-                    raise located_error(_null(tname, name), nodes, to_path((path, key, tname)).as_list())
-                out[key] = None
-                continue
-            try:
-                out[key] = sub(v, (path, key, tname), errors)
-            except Unsupported:
-                raise
-            except Exception as e:  # noqa: BLE001  # as graphql-core: any failure is a located field error
-                here = (path, key, tname)
-                err = located_error(e, nodes, to_path(here).as_list())
-                if nonnull:
-                    raise err from None
-                errors.append((err, here))
-                out[key] = None
+            out[key] = _at(sub, get(name), (path, key, tname), nonnull, nodes, tname, name, errors)
         return out
 
     return complete
@@ -278,24 +283,8 @@ def _list(item: Completer, nonnull: bool, nodes: list[Any], parent: str, field: 
         out: list[Any] = []
         append = out.append
         for i, x in enumerate(value):
-            if type(x) is Later:
-                x = x.value
-            if x is None:
-                if nonnull:
-                    raise located_error(_null(parent, field), nodes, to_path((path, i, None)).as_list())
-                append(None)
-                continue
-            try:
-                append(item(x, (path, i, None), errors))
-            except Unsupported:
-                raise
-            except Exception as e:  # noqa: BLE001  # as graphql-core: any failure is a located item error
-                here = (path, i, None)
-                err = located_error(e, nodes, to_path(here).as_list())
-                if nonnull:
-                    raise err from None
-                errors.append((err, here))
-                append(None)
+            append(_at(item, x.value if type(x) is Later else x, (path, i, None), nonnull, nodes, parent, field,
+                       errors))
         return out
 
     return complete
