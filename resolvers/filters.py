@@ -1,30 +1,38 @@
 """Turning typed filter inputs into adapter queries: scope narrowing, pushed filters, semi-joins.
 
 A filter on a department-sourced attribute (living alone, disability, ...) becomes a key
-set fetched from that department and handed to the owner of the root entity as a
-semi-join (``keys_in``). Every filter names the field it reads; the caller must be
-allowed to read that field in full, or the filter is refused as an oracle.
+set fetched from that department. A small intersection (at most ``SHIP_KEYS``) is handed
+to the owner of the root entity as a semi-join (``keys_in``); a larger one is intersected
+in the gateway with the root's own key set for the scope and pushed filters, kept like the
+department key sets, so the set is exact without shipping it anywhere: its size is the
+``totalCount`` and a page is the records of its next keys in order. Every filter names the
+field it reads; the caller must be allowed to read that field in full, or the filter is
+refused as an oracle.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from adapters.base import Eq, Filter, ListQuery, Range
+from adapters.base import Eq, Filter, ListQuery, Range, Record
 from common.errors import BadRequestError, UnauthorizedFieldError
 from common.jurisdiction import validate_scope
 from resolvers.access import ALLOW
 from resolvers.execute import Executor
+from resolvers.relations import KEYS
+from resolvers.shop_grade import grades
 
 
 @dataclass
 class Plan:
     scope: str | None  # None = the narrowing left nothing in reach
     filters: dict[str, Filter] = field(default_factory=dict)
-    keys_in: tuple[str, ...] | None = None
+    keys_in: tuple[str, ...] | None = None  # sorted
+    exact: bool = False  # keys_in is the answer itself (scope and filters applied), not a restriction
 
 
+SHIP_KEYS = 2000  # keys at most handed to the root's owner as a semi-join (three IN lists); more: exact sets
 # filter argument -> (coordinates that must be readable in full, how it applies)
 PUSHED: dict[str, dict[str, str]] = {  # entity -> {argument: field of that entity}
     "Person": {"gender": "gender", "registrationType": "registrationType"},
@@ -38,6 +46,7 @@ SEMI_JOINS: dict[str, tuple[str, str, str]] = {
     "livingAlone": ("Person.welfare", "Welfare", "livingAlone"),
     "careLevel": ("Person.welfare", "Welfare", "careLevel"),
     "elderlyAllowance": ("Person.welfare", "Welfare", "elderlyAllowance"),
+    "minimumLivingGuarantee": ("Person.welfare", "Welfare", "minimumLivingGuarantee"),
     "disabilityCategory": ("Person.disability", "Disability", "category"),
     "hasDisability": ("Person.disability", "Disability", ""),
     "isVeteran": ("Person.veteran", "VeteranStatus", ""),
@@ -102,6 +111,10 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
         if v is not None:
             require(ex, f"{entity}.{fld}", arg)
             p.filters[fld] = Eq((_value(v),))
+    if entity == "Shop" and getattr(f, "grade", None) is not None:
+        require(ex, "Shop.grade", "grade")
+        shops = await graded(ex, p.scope, _value(f.grade))
+        p.keys_in = tuple(sorted(shops if p.keys_in is None else shops & set(p.keys_in)))
     if entity != "Person":
         return p
     if f.ageMin is not None or f.ageMax is not None:
@@ -127,8 +140,56 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
     if p.keys_in is not None:
         keysets.append(set(p.keys_in))
     if keysets:
-        p.keys_in = tuple(sorted(set.intersection(*keysets)))
+        keysets.sort(key=len)
+        found = keysets[0].intersection(*keysets[1:])
+        if len(found) > SHIP_KEYS and ex.ctx.keysets is not None and not ex.row_keys:
+            found &= await root_keys(ex, entity, p.scope, p.filters)
+            p.exact = True
+        p.keys_in = tuple(sorted(found))
     return p
+
+
+async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Filter]) -> frozenset[str]:
+    """The keys of the root entity's records in the scope that pass the pushed filters, kept like the
+    department key sets (for callers without row restrictions only, as those)."""
+    async def fetch() -> frozenset[str]:
+        records, _ = await ex.list_root(entity, ListQuery(scope=scope, filters=filters, limit=None))
+        return frozenset(r[KEYS[entity]] for r in records)
+
+    key = ("root", entity, scope, ex.scope, tuple(sorted(filters.items(), key=lambda kv: kv[0])),
+           ex.owner(entity).version(entity))
+    return await ex.ctx.keysets.get(key, fetch)  # type: ignore[no-any-return]
+
+
+async def page(ex: Executor, entity: str, p: Plan, offset: int, limit: int,
+               count: bool) -> tuple[list[Record], int | None]:
+    """One page of the plan's records in key order, and their number when ``count``: from the exact key
+    set when the plan has one; otherwise from the root's owner, the count of a list not restricted by
+    keys kept like the key sets (a scope's totalCount is read far more often than it changes)."""
+    if p.scope is None or (p.keys_in is not None and not p.keys_in):
+        return [], 0
+    if p.exact:
+        assert p.keys_in is not None
+        return await ex.get_many(entity, p.keys_in[offset:offset + limit]), len(p.keys_in)
+    cache = ex.ctx.counts
+    q = ListQuery(scope=p.scope, filters=p.filters, keys_in=p.keys_in, offset=offset, limit=limit, count=count)
+    if not count or p.keys_in is not None or cache is None or ex.row_keys:
+        return await ex.list_root(entity, q)
+    key = (entity, p.scope, ex.scope, tuple(sorted(p.filters.items(), key=lambda kv: kv[0])),
+           ex.owner(entity).version(entity))
+    if not cache.holds(key):  # counted with the page, in the same call, and kept
+        records, n = await ex.list_root(entity, q)
+        if n is not None:
+            cache.put(key, n)
+        return records, n
+
+    async def total() -> int:  # a refresh behind the requests, once the kept count is stale
+        _, n = await ex.list_root(entity, ListQuery(scope=p.scope, filters=p.filters, limit=0, count=True))
+        assert n is not None
+        return n
+
+    records, _ = await ex.list_root(entity, replace(q, count=False))
+    return records, await cache.get(key, total)
 
 
 async def keyset(ex: Executor, rtype: str, rfield: str, value: Any, scope: str) -> frozenset[str]:
@@ -147,6 +208,20 @@ async def keyset(ex: Executor, rtype: str, rfield: str, value: Any, scope: str) 
     # so is the department's data version, where it has one (a ledger file's): a new version is a new set
     key = (rtype, rfield, value, scope, ex.scope, ex.owner(rtype).version(rtype))
     return await cache.get(key, fetch)  # type: ignore[no-any-return]
+
+
+async def graded(ex: Executor, scope: str, grade: str) -> frozenset[str]:
+    """Credit codes of the shops in the scope with that grade (resolvers/shop_grade.py), kept like the key
+    sets: the grades of a scope's shops cost one batched call per department of the shop file."""
+    async def fetch() -> frozenset[str]:
+        shops, _ = await ex.list_root("Shop", ListQuery(scope=scope, limit=None))
+        found = await grades(ex, shops)  # a department that fails fails the filter: never an empty answer
+        return frozenset(k for k, g in found.items() if g == grade)
+
+    cache = ex.ctx.keysets
+    if cache is None or ex.row_keys:
+        return await fetch()
+    return await cache.get(("grade", scope, ex.scope, grade, dt.date.today()), fetch)  # type: ignore[no-any-return]
 
 
 def _bad(arg: str) -> None:

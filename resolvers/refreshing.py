@@ -90,11 +90,25 @@ class Refreshing(Generic[T]):
             task.add_done_callback(_observed)
         return task
 
+    def holds(self, key: Hashable) -> bool:
+        """A value is kept for the key that ``get`` would answer without waiting (fresh or stale)."""
+        e = self.entries.get(key)
+        return e is not None and self.clock() - e.at < 2 * self.ttl_s
+
+    def put(self, key: Hashable, value: T) -> None:
+        """Keep a value computed on the way (a count read with the page it counts)."""
+        LOOKUPS.labels(self.kind, "computed").inc()
+        self._keep(key, value)
+
     async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         try:
             value = await compute()
         finally:
             self.flights.pop(key, None)
+        self._keep(key, value)
+        return value
+
+    def _keep(self, key: Hashable, value: T) -> None:
         old = self.entries.pop(key, None)
         if old is not None:
             self.weight -= old.weight
@@ -104,7 +118,6 @@ class Refreshing(Generic[T]):
             self.weight += w
             while self.weight > self.max_weight:
                 self.weight -= self.entries.popitem(last=False)[1].weight
-        return value
 
 
 def _observed(task: asyncio.Task[Any]) -> None:

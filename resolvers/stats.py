@@ -91,13 +91,27 @@ async def lattice_of(ex: Executor, subject: StatsSubject, scope: str) -> Lattice
     return await cache.get((subject, scope, ex.scope, dt.date.today()), protected)  # type: ignore[no-any-return]
 
 
+def group_sums(subject: StatsSubject, table: dict[Cell, int], place_rows: list[str],
+               finest_place: StatsDimension | None, value_dims: list[StatsDimension]) -> dict[tuple[Any, ...], int]:
+    """Every combination of the rows' places and the grouped dimensions' values, with the sum of the
+    protected finest cells it covers (0 when it covers none)."""
+    dims = list(DIMENSIONS[subject])
+    sums: dict[tuple[Any, ...], int] = dict.fromkeys(
+        itertools.product(place_rows, *(DIMENSIONS[subject][d] for d in value_dims)), 0)
+    plen = PLACES[finest_place][1] if finest_place is not None else 0
+    pick = [1 + dims.index(d) for d in value_dims]  # where each grouped dimension sits in a finest cell
+    for finest, n in table.items():
+        key = (finest[0][:plen], *[finest[i] for i in pick])
+        sums[key] = sums.get(key, 0) + n
+    return sums
+
+
 async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension],
                     place: Any) -> dict[str, Any]:
     authorize(ex, subject, group_by, place)
     k = ex.ctx.limits.k_anonymity
     scope = narrow(ex.scope, place) if place is not None else ex.scope
     lat = await lattice_of(ex, subject, scope) if scope is not None else EMPTY
-    table = lat.protected
 
     # the rows of the answer: every place of the finest requested level, times every dimension value
     place_dims = [d for d in group_by if d in PLACES]
@@ -106,21 +120,15 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
         place_rows: list[str] = [""]
     else:
         place_rows = lat.places[finest_place]
-    dims = list(DIMENSIONS[subject])
     value_dims = [d for d in group_by if d not in PLACES]
-    sums: dict[tuple[Any, ...], int] = {}
-    for key in itertools.product(place_rows, *(DIMENSIONS[subject][d] for d in value_dims)):
-        sums[key] = 0
-    plen = PLACES[finest_place][1] if finest_place is not None else 0
-    pick = [1 + dims.index(d) for d in value_dims]  # where each grouped dimension sits in a finest cell
-    for finest, n in table.items():
-        key = (finest[0][:plen], *[finest[i] for i in pick])
-        sums[key] = sums.get(key, 0) + n
-
+    sums = lat.sums.get((finest_place, *value_dims))
+    if sums is None:
+        sums = lat.sums[(finest_place, *value_dims)] = group_sums(subject, lat.protected, place_rows, finest_place,
+                                                                  value_dims)
     out = []
     for (row, *values), n in sums.items():
         of = dict(zip(value_dims, values, strict=True))
         cell: dict[str, Any] = {CELL_FIELD[d]: row[:PLACES[d][1]] if d in PLACES else of[d] for d in group_by}
         cell["count"], cell["suppressed"] = n, False
         out.append(cell)
-    return {"k": k, "cells": out, "suppressedCells": 0, "total": sum(table.values())}
+    return {"k": k, "cells": out, "suppressedCells": 0, "total": sum(sums.values())}  # every finest cell is in one

@@ -53,6 +53,9 @@ class Lattice:
     places: dict[StatsDimension, list[str]]
     true: dict[Cell, int]
     protected: dict[Cell, int] = field(default_factory=dict)
+    # sums of ``protected`` per grouping (finest place level, value dimensions), made once per kept
+    # lattice: a request answered from a kept lattice costs its answer's size, not the finest table's
+    sums: dict[tuple[Any, ...], dict[tuple[Any, ...], int]] = field(default_factory=dict)
 
 
 EMPTY = Lattice({d: [] for d in PLACES}, {})

@@ -3,13 +3,16 @@ failures never kept; and, on a real gateway, a repeated stats request that asks 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from resolvers import filters
 from resolvers.refreshing import Refreshing
-from tests.helpers import Api, adapter_calls
+from tests.helpers import CLIENT, Api, adapter_calls
 
 
 class Clock:
@@ -180,3 +183,84 @@ def test_kept_lattices_are_per_caller_scope(api: Api, make_api: Callable[..., Ap
         mine = api.gql(q, api.token("district_analyst", jurisdiction=jurisdiction), {"f": f})
         theirs = uncached.gql(q, uncached.token("district_analyst", jurisdiction=jurisdiction), {"f": f})
         assert "errors" not in mine and mine == theirs, jurisdiction
+
+
+def operation_calls(api: Api) -> Counter[tuple[str, str]]:
+    """gateway_adapter_calls_total per (adapter, operation), from GET /metrics."""
+    text = CLIENT.get(api.base + "/metrics", timeout=30).text
+    return Counter({(a, o): int(float(n)) for a, o, n in re.findall(
+        r'^gateway_adapter_calls_total\{adapter="([^"]+)",operation="([^"]+)"\} ([0-9.e+]+)$', text, re.MULTILINE)})
+
+
+PAGE = """query($f: PersonFilter, $a: String) { persons(first: 40, after: $a, filter: $f) {
+    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id age welfare { livingAlone } } } } }"""
+EXACT_FILTERS = [{"livingAlone": True}, {"livingAlone": True, "ageMin": 70}, {"livingAlone": True, "gender": "FEMALE",
+                 "committee": "310107005001"}, {"elderlyAllowance": True, "livingAlone": True, "ageMax": 85}]
+
+
+def walk_pages(api: Api, tok: str, f: dict[str, Any]) -> list[dict[str, Any]]:
+    pages, after = [], None
+    while True:
+        body = api.gql(PAGE, tok, {"f": f, "a": after})
+        assert "errors" not in body, body["errors"]
+        pages.append(body["data"]["persons"])
+        if not pages[-1]["pageInfo"]["hasNextPage"]:
+            return pages
+        after = pages[-1]["pageInfo"]["endCursor"]
+
+
+@pytest.mark.parametrize("f", EXACT_FILTERS)
+def test_a_large_key_set_is_intersected_in_the_gateway(api: Api, f: dict[str, Any],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over ``SHIP_KEYS`` the semi-join is made exact in the gateway (the root's key set for the scope
+    and pushed filters, kept): the pages, cursors and totals are those of shipping the keys."""
+    officer = api.token("subdistrict_officer")
+    shipped = walk_pages(api, officer, f)
+    monkeypatch.setattr(filters, "SHIP_KEYS", 0)
+    assert walk_pages(api, officer, f) == shipped
+    before = operation_calls(api)
+    assert walk_pages(api, officer, f) == shipped
+    moved = {k: n - before[k] for k, n in operation_calls(api).items() if n != before[k]}
+    # warm: no list call to any department; a page is its keys' records, fetched by key
+    assert {a for a, _ in moved} <= {"population", "civil_affairs"} and all(o == "load_many" for _, o in moved), moved
+    assert sum(p["totalCount"] for p in shipped) == len(shipped) * shipped[0]["totalCount"]
+
+
+def test_a_scope_count_is_kept(api: Api, make_api: Callable[..., Api]) -> None:
+    """An unfiltered totalCount is asked of the department once per keyset_cache_s; with 0, every time;
+    the same number either way."""
+    q = '{ persons(first: 2, filter: {gender: FEMALE, ageMin: 3}) { totalCount edges { node { id } } } }'
+    officer = api.token("subdistrict_officer")
+    before = operation_calls(api)
+    first = api.gql(q, officer)
+    moved = {k: n - before[k] for k, n in operation_calls(api).items() if n != before[k]}
+    assert moved == {("population", "list"): 1}, moved  # cold: counted with the page, in the same call
+    assert "errors" not in first and first["data"]["persons"]["totalCount"] > 2
+    before = operation_calls(api)
+    assert api.gql(q, officer) == first
+    moved = {k: n - before[k] for k, n in operation_calls(api).items() if n != before[k]}
+    assert moved == {("population", "list"): 1}, moved  # the page only; the count was kept
+    fresh = make_api(keyset_cache_s=0)
+    tok = fresh.token("subdistrict_officer")
+    before = operation_calls(fresh)
+    assert fresh.gql(q, tok) == first
+    moved = {k: n - before[k] for k, n in operation_calls(fresh).items() if n != before[k]}
+    assert moved == {("population", "list"): 1}, moved  # counted with the page, in one call
+
+
+def test_a_value_put_is_held_then_refreshed_like_a_computed_one() -> None:
+    async def main() -> None:
+        clock = Clock()
+        kept = Refreshing[int]("test", ttl_s=10, clock=clock)
+        compute, calls = counting([7])
+        assert not kept.holds("k")
+        kept.put("k", 3)
+        assert kept.holds("k") and await kept.get("k", compute) == 3 and calls == [0]
+        clock.now += 15  # stale: answered, refreshed behind
+        assert kept.holds("k") and await kept.get("k", compute) == 3
+        await asyncio.sleep(0)
+        assert calls == [1] and await kept.get("k", compute) == 7
+        clock.now += 25  # expired: not held
+        assert not kept.holds("k")
+
+    asyncio.run(main())
