@@ -98,6 +98,10 @@ class Adapter(Protocol):
 
     async def aggregate(self, entity: str, query: ListQuery, group_by: Sequence[GroupBy]) -> Cells: ...
 
+    # one new record (canonical fields, JURISDICTION for its place); written once per request_key: the same
+    # key again answers the record it wrote. The written record as the department now holds it.
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record: ...
+
     async def health(self) -> Health: ...
 
     def version(self, entity: str) -> Any: ...  # changes when the entity's data may have; None: not known

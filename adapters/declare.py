@@ -108,6 +108,8 @@ def _links(tname: str, td: TypeDecl, fields: Mapping[str, FieldType], entity: En
         if entity is None:
             continue
         lookups = set(entity.filter_params())
+        if link.newest_first is not None and (not link.many or fields.get(link.newest_first) != FieldType("date")):
+            src.add((*loc, "newest_first"), f"newest_first names a Date field of {tname}, on a many link")
         if link.many and link.by == entity.key:
             src.add((*loc, "many"), f"{link.by} is the unique key of {tname}: a link by it is one, not many")
         elif link.by != entity.key and link.by not in lookups:

@@ -25,14 +25,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from adapters.base import Cells, GroupBy, Health, ListQuery, Page
+from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Record
 from adapters.check import CheckResult, SpecCheck
 from adapters.spec import Limits
 from common.errors import (
@@ -303,6 +303,10 @@ class Guarded:
                         group_by: Sequence[GroupBy]) -> Cells:
         self.spec_check.admit(entity)
         return await self._call("aggregate", lambda: self.inner.aggregate(entity, query, group_by))
+
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record:
+        self.spec_check.admit(entity)
+        return await self._call("write", lambda: self.inner.write(entity, values, request_key))
 
     def version(self, entity: str) -> Any:
         return self.inner.version(entity)

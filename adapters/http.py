@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 import orjson
 from prometheus_client import Counter
 
-from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Records, Rows
+from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Record, Records, Rows
 from adapters.kind import BaseAdapter, pushed_groups
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
-from adapters.spec import HttpConnection, HttpList
+from adapters.spec import HttpConnection, HttpList, HttpWrite
 from common.errors import (
     AdapterBadDataError,
     AdapterError,
@@ -99,13 +99,15 @@ class HttpAdapter(BaseAdapter):
         raise AssertionError("unreachable")
 
     async def _get_json(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                        body: Any = None, allow_404: bool = False, quiet: bool = False) -> Any:
-        """The answer's JSON; ``quiet`` (health checks) leaves the logging to the health monitor."""
+                        body: Any = None, allow_404: bool = False, quiet: bool = False,
+                        headers: dict[str, str] | None = None) -> Any:
+        """The answer's JSON; ``quiet`` (health checks) leaves the logging to the health monitor. A POST is
+        a batch read or a write carrying its idempotency key: sent twice, it does what it did once."""
         if method == "GET":
             req = self.client.build_request("GET", path, params=params)
         else:  # batch reads by POST: idempotent too
             req = self.client.build_request("POST", path, params=params, content=orjson.dumps(body),
-                                            headers={"content-type": "application/json"})
+                                            headers={"content-type": "application/json", **(headers or {})})
         try:
             async with self.sem:
                 r, content = await self._send(req)
@@ -138,6 +140,17 @@ class HttpAdapter(BaseAdapter):
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise self._bad(f"expected a list of objects at {path!r}")
         return items
+
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record:
+        m = self._writable(entity)
+        w = m.spec.write
+        assert isinstance(w, HttpWrite)
+        body = await self._get_json("POST", w.path, body=m.raw_row({k: v for k, v in values.items() if k not in w.filled}),
+                                    headers={w.header: request_key})
+        item = dig(body, w.item)
+        if not isinstance(item, dict):
+            raise self._bad(f"expected the written object at {w.item!r}")
+        return self._convert(m, [item])[0]
 
     async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         m = self.maps[entity]

@@ -75,6 +75,19 @@ class BaseAdapter:
         page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
         return group_in_memory(page.records, group_by)
 
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record:
+        """One new record, written once per ``request_key`` (kind-specific; only for entities whose spec
+        declares ``write``)."""
+        raise OperationNotSupportedError(f"department {self.name} accepts no writes of {entity}",
+                                         department=self.name, entity=entity)
+
+    def _writable(self, entity: str) -> EntityMap:
+        m = self._map(entity)
+        if m.spec.write is None:
+            raise OperationNotSupportedError(f"department {self.name} accepts no writes of {entity}",
+                                             department=self.name, entity=entity)
+        return m
+
     async def health(self) -> Health:
         return Health("up")
 

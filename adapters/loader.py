@@ -22,7 +22,16 @@ from adapters.catalogue import Core, core_of
 from adapters.declare import check_enums, check_types
 from adapters.mapping import EntityMap, MappingError
 from adapters.problems import Loc, Problem, SpecSource, ordered, pydantic_problems, spec_error
-from adapters.spec import CONNECTIONS, DepartmentSpec, EntitySpec, EnumDecl, Strict, TypeDecl
+from adapters.spec import (
+    CONNECTIONS,
+    DepartmentSpec,
+    EntitySpec,
+    EnumDecl,
+    HttpWrite,
+    SqlWrite,
+    Strict,
+    TypeDecl,
+)
 
 SPEC_NAMES = ("spec.yaml", "spec.yml")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -212,6 +221,15 @@ def _check_kind_keys(kind: str, entity: str, es: EntitySpec, src: SpecSource) ->
     for k in foreign:
         if getattr(es, k) is not None:
             src.add(("entities", entity, k.rstrip("_")), f"key {k.rstrip('_')!r} does not apply to a {kind} department")
+    want = {"sql": SqlWrite, "http": HttpWrite}.get(kind)
+    if es.write is not None and (want is None or not isinstance(es.write, want)):
+        src.add(("entities", entity, "write"), {"sql": "a sql entity's write names its request_key column "
+                                                       "(and the fields it fills itself)",
+                                                "http": "an http entity's write names the path it POSTs to "
+                                                        "(and item, header, filled)"}.get(kind, f"a {kind} department is "
+                                                                                       "read-only: it accepts no writes"))
+    if kind == "sql" and es.write is not None and es.table is None:
+        src.add(("entities", entity, "write"), "a sql entity accepts writes into a table, not a select")
     if kind == "http" and isinstance(es.filters, list) and es.filters:
         src.add(("entities", entity, "filters"), "http filters map each field to its query parameter: {field: param}")
 

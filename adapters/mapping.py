@@ -84,6 +84,14 @@ class EntityMap:
             elif f in self.rules and self.rules[f].conv.invert is None:
                 errors.append(MappingError(f"filter {f!r}: its transforms cannot be inverted, so the filter cannot "
                                            "be pushed down to the department", ("filters", f)))
+        if spec.write is not None:
+            for name, rule in self.rules.items():  # every field it writes goes back through its transforms
+                if rule.conv.invert is None and name not in spec.write.filled:
+                    errors.append(MappingError(f"field {name!r}: its transforms cannot be inverted, so the entity "
+                                               "cannot accept writes", ("fields", name, "transform")))
+            if getattr(self, "jurisdiction", None) is not None and self.jurisdiction.invert is None:
+                errors.append(MappingError("the jurisdiction's transforms cannot be inverted, so the entity cannot "
+                                           "accept writes", ("jurisdiction", "transform")))
         if errors:
             first = errors[0]
             first.all = errors
@@ -102,6 +110,19 @@ class EntityMap:
         inv = self.rules[field].conv.invert
         assert inv is not None  # validated at start-up
         return list(dict.fromkeys(r for v in values for r in inv(v)))  # a list scan per value was quadratic
+
+    def raw_row(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A canonical record to write (``JURISDICTION`` for its place) -> the department's row: each value
+        through its field's inverse (its first raw form), None as None."""
+        out: dict[str, Any] = {}
+        for name, v in values.items():
+            if name == JURISDICTION:
+                src, inv = self._jsrc, self.jurisdiction.invert
+            else:
+                src, inv = self.rules[name].source, self.rules[name].conv.invert
+            assert inv is not None  # validated at start-up for entities that accept writes
+            out[src] = None if v is None else inv(v)[0]
+        return out
 
     @property
     def sources(self) -> list[str]:

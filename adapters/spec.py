@@ -100,11 +100,31 @@ class HttpAggregate(Strict):
     count: str = "count"
 
 
+class SqlWrite(Strict):
+    """A sql entity that accepts writes: each write inserts one row into ``table``. ``request_key`` names
+    the column (UNIQUE in the department's table) holding the write's idempotency key, so a retried
+    write finds its row instead of inserting another. ``filled``: the fields the database fills itself
+    (an INTEGER PRIMARY KEY, a DEFAULT): never written."""
+    request_key: str
+    filled: list[str] = Field(default_factory=list)
+
+
+class HttpWrite(Strict):
+    """An http entity that accepts writes: each write is a POST of the row (department field names) to
+    ``path``, with the idempotency key in the ``header``; the answer's ``item`` is the written row.
+    ``filled``: the fields the department fills itself (its key, a time stamp): never sent."""
+    path: str
+    item: str = ""
+    header: str = "Idempotency-Key"
+    filled: list[str] = Field(default_factory=list)
+
+
 class EntitySpec(Strict):
     key: str
     jurisdiction: FieldMap
     fields: dict[str, FieldMap]
     filters: list[str] | dict[str, str] = Field(default_factory=list)
+    write: SqlWrite | HttpWrite | None = None  # the entity accepts writes (mutations); read-only without
     # sql
     table: str | None = None
     select: str | None = None
@@ -186,6 +206,7 @@ class LinkDecl(Strict):
     description: str
     sensitive: Sensitive | None = None
     order: int = Field(100, ge=0, le=10_000)  # place among the fields departments add to that type
+    newest_first: str | None = None  # many: the Date field ordering the records, latest first
 
 
 class TypeDecl(Strict):

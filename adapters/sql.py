@@ -6,7 +6,7 @@ in the database.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +16,7 @@ from sqlalchemy import (
     column,
     false,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -23,15 +24,15 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.base import Cells, Eq, GroupBy, Health, ListQuery, Page, Range, Record, Records
 from adapters.kind import BaseAdapter, group_in_memory, pushed_groups
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
-from adapters.spec import SqlConnection
-from common.errors import AdapterUnavailableError
+from adapters.spec import SqlConnection, SqlWrite
+from common.errors import AdapterRejectedError, AdapterUnavailableError
 
 CHUNK = 900  # bound parameters per IN list: below every dialect's limit
 
@@ -148,6 +149,36 @@ class SqlAdapter(BaseAdapter):
                               group_by: Sequence[GroupBy]) -> Cells:
         page = await self.list(entity, ListQuery(query.scope, query.filters, query.keys_in, 0, None))
         return group_in_memory(page.records, group_by)
+
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record:
+        """One INSERT into the entity's table in a transaction that first looks for the row of
+        ``request_key`` (its UNIQUE column): a retried write answers that row. Two writes of one key at
+        once: the second's INSERT violates the column's uniqueness and it answers the first's row."""
+        m = self._writable(entity)
+        w = m.spec.write
+        assert isinstance(w, SqlWrite)
+        row = {**m.raw_row({k: v for k, v in values.items() if k not in w.filled}), w.request_key: request_key}
+        tbl = table(m.spec.table or "", *[column(c) for c in {*row, *m.sources}])
+        find = select(*[tbl.c[c] for c in m.sources]).where(tbl.c[w.request_key] == request_key)
+        found: Mapping[Any, Any] | None
+        try:
+            async with self.engine.begin() as conn:
+                found = (await conn.execute(find)).mappings().first()
+                if found is None:
+                    await conn.execute(insert(tbl).values(row))
+                    found = (await conn.execute(find)).mappings().first()
+        except IntegrityError:
+            again = await self._rows(find)
+            found = again[0] if again else None
+            if found is None:  # not the request key's uniqueness: the department refused the row itself
+                raise AdapterRejectedError(f"department {self.name} refused the record", department=self.name,
+                                           entity=entity) from None
+        except (SQLAlchemyError, OSError) as e:
+            raise AdapterUnavailableError(f"department {self.name} database error", department=self.name,
+                                          cause=type(e).__name__) from None
+        if found is None:
+            raise self._bad(f"{entity}: the written row cannot be read back")
+        return self._convert(m, [dict(found)])[0]
 
     async def health(self) -> Health:
         try:

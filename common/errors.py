@@ -117,6 +117,24 @@ class BadRequestError(GatewayError):
     status = 400
 
 
+class IdempotencyConflictError(BadRequestError):
+    """An idempotencyKey used before for a write of other values: the first write stands."""
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 409
+
+
+class EventFullError(BadRequestError):
+    """Every seat of the event is taken: nothing was written."""
+    code = "EVENT_FULL"
+    status = 409
+
+
+class AlreadyRegisteredError(BadRequestError):
+    """The resident holds a seat at the event already: nothing was written."""
+    code = "ALREADY_REGISTERED"
+    status = 409
+
+
 class InvalidCursorError(BadRequestError):
     code = "INVALID_CURSOR"
 

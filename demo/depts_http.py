@@ -127,6 +127,9 @@ def write_education(world: World, data_dir: Path) -> Counts:
 VIOLATION_TYPES = ("跨门营业", "占道经营", "乱设广告牌", "油烟直排", "噪声扰民", "乱堆物")
 
 
+FINDINGS = (("门前堆物，已责令整改", "店招破损，限期修复", "占道经营，已教育"), ("无异常", "经营规范", "门责落实"))
+
+
 def write_city_management(world: World, data_dir: Path) -> Counts:
     rng = random.Random(f"{world.seed}:city_management")
     qr, insp, viol = [], [], []
@@ -158,7 +161,9 @@ def write_city_management(world: World, data_dir: Path) -> Counts:
         "shop_qr": table(conn, "shop_qr", "qrId TEXT PRIMARY KEY, creditCode TEXT, shopName TEXT, gridCode TEXT",
                          qr, ("creditCode", "gridCode")),
         "inspection": table(conn, "inspection", "inspectionId TEXT PRIMARY KEY, qrId TEXT, checkDate TEXT,"
-                            " result TEXT, inspector TEXT, gridCode TEXT", insp, ("qrId", "gridCode", "result")),
+                            " result TEXT, inspector TEXT, gridCode TEXT, dept TEXT, remark TEXT, request_key TEXT UNIQUE",
+                            [(*r, "城管", FINDINGS[r[3] == "合格"][i % 3], None) for i, r in enumerate(insp)],
+                            ("qrId", "gridCode", "result")),
         "violation": table(conn, "violation", "caseNo TEXT PRIMARY KEY, qrId TEXT, occurDate TEXT,"
                            " violationType TEXT, status TEXT, gridCode TEXT", viol, ("qrId", "gridCode", "status")),
         "construction_case": table(conn, "construction_case", "caseNo TEXT PRIMARY KEY, addressCode TEXT,"
@@ -230,7 +235,8 @@ def write_culture(world: World, data_dir: Path) -> Counts:
         "event": table(conn, "event", "eventId TEXT PRIMARY KEY, title TEXT, category TEXT, eventDate TEXT,"
                        " venue TEXT, capacity INTEGER, areaCode TEXT", events, ("areaCode", "category")),
         "registration": table(conn, "registration", f"regId TEXT PRIMARY KEY, eventId TEXT, idCard {NOCASE},"
-                              " regTime TEXT, attended INTEGER, areaCode TEXT, residentArea TEXT", regs,
+                              " regTime TEXT, attended INTEGER, areaCode TEXT, residentArea TEXT,"
+                              " request_key TEXT UNIQUE", [(*r, None) for r in regs],
                               ("eventId", "idCard", "areaCode", "residentArea")),
     }
     conn.close()
@@ -272,7 +278,8 @@ def write_hotline(world: World, data_dir: Path) -> Counts:
                      addr, cc, area))
     conn = open_db(data_dir / "hotline.db")
     n = {"complaint": table(conn, "complaint", "case_no TEXT PRIMARY KEY, received_at TEXT, category TEXT,"
-                            " status TEXT, summary TEXT, address_code TEXT, credit_code TEXT, area_code TEXT",
-                            rows, ("address_code", "credit_code", "area_code", "status", "category"))}
+                            " status TEXT, summary TEXT, address_code TEXT, credit_code TEXT, area_code TEXT,"
+                            " request_key TEXT UNIQUE", [(*r, None) for r in rows],
+                            ("address_code", "credit_code", "area_code", "status", "category"))}
     conn.close()
     return n

@@ -1,4 +1,4 @@
-"""Deterministic generator of the fifteen demo department stores.
+"""Deterministic generator of the sixteen demo department stores.
 
     python -m demo.generate --dir /tmp/demo --persons 83000 --seed 20261122
 """
@@ -13,11 +13,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from demo import depts_http, depts_ledger, depts_sql
+from demo import depts_http, depts_ledger, depts_records, depts_sql
 from demo.codes import AS_OF
 from demo.world import World, build_world
 
-GENERATOR_VERSION = "3"  # bump whenever the output changes: cached demo data is then regenerated
+GENERATOR_VERSION = "6"  # bump whenever the output changes: cached demo data is then regenerated
 MANIFEST = "manifest.json"
 
 Writer = Callable[[World, pathlib.Path], dict[str, int]]
@@ -27,6 +27,7 @@ WRITERS: dict[str, Writer] = {
     "civil_affairs": depts_sql.write_civil_affairs,
     "market": depts_sql.write_market,
     "water": depts_sql.write_water,
+    "committee_records": depts_records.write_committee_records,
     "housing": depts_http.write_housing,
     "health": depts_http.write_health,
     "education": depts_http.write_education,

@@ -16,11 +16,12 @@ from starlette.routing import Route
 
 from adapters.guard import Defaults
 from adapters.registry import Registry
-from gateway import graphiql
+from gateway import graphiql, ledgers
 from gateway.audit import AuditSink
 from gateway.audit.store import AuditStore
 from gateway.graphql_view import GraphQLView
 from gateway.introspection import Introspection
+from gateway.ledgers import LedgerExport
 from gateway.memory import freeze_after_start
 from gateway.request_id import RequestIdMiddleware
 from gateway.settings import Settings, load_settings
@@ -55,13 +56,15 @@ class Gateway:
         self.fanout = Fanout(relations=self.model.relations)
         self.introspection = Introspection(sdl(self.model), self.policed)
         # values many requests share, kept and refreshed behind them (resolvers/refreshing.py), bounded by
-        # weight: 2M finest cells (about two district lattices), 1M keys
+        # weight: 2M finest cells (about two district lattices), 1M keys, 100,000 counts
         self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s,
                                                 max_weight=2_000_000, weigh=lambda lat: len(lat.protected) + 1)
                             if settings.stats_cache_s else None)
         self.keysets = (Refreshing[frozenset[str]]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
                                                    max_weight=1_000_000, weigh=lambda keys: len(keys) + 1)
                         if settings.keyset_cache_s else None)
+        self.counts = (Refreshing[int]("count", settings.keyset_cache_s, settings.stats_timeout_s, max_weight=100_000)
+                       if settings.keyset_cache_s else None)
 
 
 async def healthz(request: Request) -> Response:
@@ -124,6 +127,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         routes=[
             Route("/graphql", view.post, methods=["POST"]),
             Route("/graphql", view.get, methods=["GET"]),
+            Route("/ledgers/{name}", LedgerExport(view, ledgers.load(gw.settings.ledgers_dir),
+                                                  gw.settings.ledger_max_rows).get, methods=["GET"]),
             *graphiql.routes(gw.settings),  # GraphiQL's own JS/CSS, dev/demo mode only
             Route("/healthz", healthz, methods=["GET"]),
             *(admin_routes() if gw.settings.admin_port is None else ()),

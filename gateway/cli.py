@@ -1,4 +1,4 @@
-"""`gateway ...`: serve, demo-data, token, adapters, schema, policy."""
+"""`gateway ...`: serve, demo-data, token, adapters, schema, policy, audit, ledger."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from typing import Any
 
 from common.errors import GatewayError
 from gateway.adapters_cli import adapters_parser
+from gateway.ledger_cli import ledger_parser
 from gateway.policy_cli import policy_parser
 from gateway.settings import PROJECT, Settings, load_settings
 
@@ -106,7 +107,7 @@ def audit_parser(sub: Any) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description="Civic data gateway: one GraphQL endpoint over the "
-                                "systems of fifteen municipal departments.")
+                                "systems of fifteen municipal departments and the residents' committees' records.")
     p.add_argument("--settings", metavar="FILE", help="TOML settings file (keys and defaults in gateway/settings.py; "
                    "GATEWAY_<KEY> variables override it)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
@@ -151,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     sc.set_defaults(fn=cmd_schema)
 
     policy_parser(sub)
+
+    ledger_parser(sub)
 
     audit_parser(sub)
     return p

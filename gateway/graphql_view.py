@@ -8,6 +8,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -79,19 +80,33 @@ class GraphQLView:
         return refused
 
     async def post(self, request: Request) -> Response:
+        async def asked() -> tuple[Principal, str, dict[str, Any], str | None]:
+            principal = await authenticate(self.gw.settings, request.headers.get("authorization"),
+                                           request.headers.get("x-purpose"))
+            return (principal, *await self._body(request))
+
+        status, body = await self.run(asked, request.client.host if request.client else None,
+                                      request.headers.get(TRACE_HEADER) == "1")
+        response = _json(body, status)
+        if status in (SlowBodyError.status, RequestTooLargeError.status):  # the body is left unread: close
+            response.headers["Connection"] = "close"  # rather than drain (a declared 10 GB) or wait for the rest
+        return response
+
+    async def run(self, asked: Callable[[], Awaitable[tuple[Principal, str, dict[str, Any], str | None]]],
+                  client: str | None, want_trace: bool = False) -> tuple[int, dict[str, Any]]:
+        """One operation, from who asks and what (``asked``: authenticated, read and parsed, or a
+        GatewayError) to the answer: limited, costed, authorized, executed within the deadline and
+        audited, whatever the outcome. A POST is one; so is each page of a ledger export."""
         t0 = time.perf_counter()
         REQUEST_START.set(asyncio.get_running_loop().time())  # department timeouts count from here
-        entry: dict[str, Any] = {"at": time.time(), "request_id": request_id.current(),
-                                 "client": request.client.host if request.client else None}
+        entry: dict[str, Any] = {"at": time.time(), "request_id": request_id.current(), "client": client}
         principal: Principal | None = None
         pieces: list[str] = []
         try:
-            principal = await authenticate(self.gw.settings, request.headers.get("authorization"),
-                                           request.headers.get("x-purpose"))
+            principal, query, variables, op_name = await asked()
             entry.update(user=principal.user, roles=principal.roles, jurisdiction=principal.jurisdiction,
                          purpose=principal.purpose)
             self.gw.engine.check_purpose(principal.purpose)
-            query, variables, op_name = await self._body(request)
             pieces = echo.long_inputs(query, variables)
             entry.update(query=query, operation_name=op_name)  # the audit hashes the normalised document
             s = self.gw.settings
@@ -99,7 +114,6 @@ class GraphQLView:
             entry["document"] = doc
             op = limits.check_operation(doc, op_name)
             entry["operation_name"] = op.name.value if op.name else op_name
-            want_trace = request.headers.get(TRACE_HEADER) == "1"
             try:
                 async with asyncio.timeout(s.request_deadline_s):
                     status, body = await self._execute(principal, doc, op, query, variables, op_name, want_trace,
@@ -121,10 +135,7 @@ class GraphQLView:
             err["message"] = msg if self.introspection_on else SUGGESTION.sub("", msg)
         entry["ms"] = round((time.perf_counter() - t0) * 1000, 2)
         self.gw.audit.record(entry)
-        response = _json(body, status)
-        if status in (SlowBodyError.status, RequestTooLargeError.status):  # the body is left unread: close
-            response.headers["Connection"] = "close"  # rather than drain (a declared 10 GB) or wait for the rest
-        return response
+        return status, body
 
     async def _read(self, request: Request) -> bytes:
         """The body, refused as soon as it is known to be over the limit (never buffered whole)."""
@@ -186,7 +197,8 @@ class GraphQLView:
         if not gw.audit.admits(sensitive):  # fail closed: nothing sensitive leaves unrecorded
             raise AuditUnavailableError("the audit store cannot record this request now; it was not run")
         ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits, audit=gw.audit,
-                             stats_cache=gw.stats_cache, keysets=gw.keysets, compiled=gw.settings.execution == "compiled")
+                             stats_cache=gw.stats_cache, keysets=gw.keysets, counts=gw.counts,
+                             compiled=gw.settings.execution == "compiled")
         result = await gw.schema.execute(query, variable_values=variables, context_value=ctx, operation_name=op_name)
         body: dict[str, Any] = {}
         if result.errors:
@@ -209,7 +221,7 @@ class GraphQLView:
             body["extensions"] = ext
         entry.update(outcome="error" if result.errors and result.data is None else "ok",
                      adapters=ctx.trace.called(), rows=ctx.rows_returned, types=ctx.rows_by_type,
-                     subjects=ctx.subjects,
+                     subjects=ctx.subjects, writes=ctx.writes,
                      errors=sorted({e["extensions"]["code"] for e in body.get("errors", [])}))
         return 200, body
 

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
     adapters_dir: Path = Field(PROJECT / "adapters", description="Folder of department folders with spec.yaml.")
     policy_dir: Path = Field(PROJECT / "policies", description="Folder with model.conf and the policy CSV files.")
+    ledgers_dir: Path = Field(PROJECT / "ledgers", description="Folder of ledger files (NAME.yaml): saved queries "
+                              "exported as CSV or XLSX at GET /ledgers/NAME (gateway/ledgers.py).")
+    ledger_max_rows: int = Field(100_000, ge=1, le=1_000_000, description="Most rows a ledger export reads.")
     jwt_secret: str = Field(DEMO_SECRET, description="HS256 key of caller tokens (demo/dev and `gateway token`; at "
                                                      "least 32 bytes outside demo mode). Empty: HS256 off, "
                                                      "tokens come from jwt_jwks only.")
@@ -64,7 +67,8 @@ class Settings(BaseModel):
                                  "(subject, scope) is reused before it is computed again (served while the "
                                  "refresh runs for as long again); 0: computed on every stats request.")
     keyset_cache_s: float = Field(60.0, ge=0, le=86400, description="How long the key set of a department-"
-                                  "sourced filter value (e.g. livingAlone: true over a scope) is reused before it "
+                                  "sourced filter value (e.g. livingAlone: true over a scope), and a root list's "
+                                  "totalCount, is reused before it "
                                   "is fetched again (served while the refresh runs for as long again); 0: fetched "
                                   "for every query.")
     stats_timeout_s: float = Field(120.0, gt=0, le=3600, description="Longest call into a department while a "

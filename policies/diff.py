@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.engine import Decision, PolicyEngine
+from policies.engine import CAPABILITY_PREFIX, MUTATION_PREFIX, Decision, PolicyEngine
 from policies.loader import Rule
 from policies.matrix import cell, coordinates, fast, needs_purpose
 
@@ -123,7 +123,10 @@ class _Side:
         return out
 
     def decide(self, role: str, purpose: str | None, field: str) -> Decision:
-        """A purpose this side does not know is asked as none (the gateway would refuse it outright)."""
+        """A purpose this side does not know is asked as none (the gateway would refuse it outright); a
+        capability or a mutation is decided on its one action (use, write)."""
+        if field.startswith((CAPABILITY_PREFIX, MUTATION_PREFIX)):
+            return self.engine.explain(role, None, field)
         return self.engine.decide([role], purpose if purpose in self.purposes else None, field)
 
 

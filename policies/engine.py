@@ -32,6 +32,7 @@ NAMED_ONLY = ("spec", "link")  # field origins (schema/model.py) granted only by
 _EFFECT_OF = {"read": (Effect.ALLOW, Reason.GRANTED), "read_masked": (Effect.MASK, Reason.MASKED),
               "aggregate": (Effect.AGGREGATE, Reason.AGGREGATE_ONLY)}
 CAPABILITY_PREFIX = "Gateway."
+MUTATION_PREFIX = "Mutation."
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class PolicyEngine:
                 self._budgets[role] = own
         self.casbin_calls: int = 0
         self._cache: dict[tuple[tuple[str, ...], str | None, str], Decision] = {}
-        self._use_cache: dict[tuple[tuple[str, ...], str], Decision] = {}
+        self._use_cache: dict[tuple[tuple[str, ...], str, str], Decision] = {}  # (roles, coordinate, action)
         self._lines: dict[str, list[list[str]]] = {}
 
     # -- catalogue -------------------------------------------------------------------
@@ -140,26 +141,38 @@ class PolicyEngine:
         return hit
 
     def explain(self, role: str, purpose: str | None, coordinate: str) -> Decision:
-        """One role's decision for a field, or for a capability (``Gateway.*``)."""
+        """One role's decision for a field, a capability (``Gateway.*``) or a mutation (``Mutation.*``)."""
         if coordinate.startswith(CAPABILITY_PREFIX):
             return self.decide_use([role], coordinate)
+        if coordinate.startswith(MUTATION_PREFIX):
+            return self.decide_write([role], coordinate)
         return self.decide([role], purpose, coordinate)
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool:
         return self.decide_use(roles, capability).effect is Effect.ALLOW
 
     def decide_use(self, roles: Sequence[str], capability: str) -> Decision:
-        key = (tuple(sorted(set(roles))), capability)
+        return self._decide_one(roles, capability, "use")
+
+    def decide_write(self, roles: Sequence[str], mutation: str) -> Decision:
+        """May these roles run ``Mutation.x`` (action ``write``)? Which rows it may write is the
+        mutation's own check of the caller's jurisdiction on its target."""
+        return self._decide_one(roles, mutation, "write")
+
+    def _decide_one(self, roles: Sequence[str], coordinate: str, act: str) -> Decision:
+        """A decision on one action, nothing else to weigh: a deny rule, else an allow rule, else none."""
+        key = (tuple(sorted(set(roles))), coordinate, act)
         hit = self._use_cache.get(key)
         if hit is None:
-            allowed, denied = self._ask(key[0], capability, "use")
+            allowed, denied = self._ask(key[0], coordinate, act)
+            cap = act == "use"
             if denied:
                 found = tuple(dict.fromkeys(denied))
-                hit = Decision(Effect.DENY, "; ".join(found), Reason.DENIED_BY_RULE, rules=found, capability=True)
+                hit = Decision(Effect.DENY, "; ".join(found), Reason.DENIED_BY_RULE, rules=found, capability=cap)
             elif allowed:
-                hit = Decision(Effect.ALLOW, allowed[0][1], Reason.GRANTED, rules=(allowed[0][1],), capability=True)
+                hit = Decision(Effect.ALLOW, allowed[0][1], Reason.GRANTED, rules=(allowed[0][1],), capability=cap)
             else:
-                hit = Decision(Effect.DENY, NO_RULE, Reason.NO_GRANT, capability=True)
+                hit = Decision(Effect.DENY, NO_RULE, Reason.NO_GRANT, capability=cap)
             self._use_cache[key] = hit
         return hit
 

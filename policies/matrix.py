@@ -30,7 +30,7 @@ from typing import Any
 from casbin.core_enforcer import EnforceContext
 from casbin.util.builtin_operators import glob_match
 
-from policies.engine import CAPABILITY_PREFIX, Decision, PolicyEngine
+from policies.engine import CAPABILITY_PREFIX, MUTATION_PREFIX, Decision, PolicyEngine
 from policies.loader import PURPOSE_CATEGORIES
 from policies.matrix_page import page
 from policies.vocabulary import Effect, Label
@@ -142,8 +142,8 @@ class Cell:
 def cell(engine: PolicyEngine, role: str, coordinate: str, purpose_per_role: bool = True,
          sensitive: bool = False) -> Cell:
     """The most revealing decision without a purpose or, for ``sensitive`` fields, with any purpose."""
-    if coordinate.startswith(CAPABILITY_PREFIX):
-        d = engine.decide_use([role], coordinate)
+    if coordinate.startswith((CAPABILITY_PREFIX, MUTATION_PREFIX)):  # one action: use, write
+        d = engine.explain(role, None, coordinate)
         return Cell(d.label(), (d,))
     top: Decision = engine.decide([role], None, coordinate)
     if purpose_per_role and sensitive and top.effect is not Effect.ALLOW:  # a purpose may lift it

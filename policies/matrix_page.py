@@ -34,8 +34,8 @@ code { font: 12px ui-monospace, "DejaVu Sans Mono", monospace; }
 table { border-collapse: separate; border-spacing: 0; margin: 8px 0 24px; }
 th, td { border-right: 1px solid var(--line); border-bottom: 1px solid var(--line); padding: 3px 6px;
          vertical-align: top; }
-thead th { position: sticky; top: 0; z-index: 2; background: var(--head); text-align: left; width: 7.4em;
-           min-width: 7.4em; font-weight: 600; border-bottom: 2px solid #9aa3b2; }
+thead th { position: sticky; top: 0; z-index: 2; background: var(--head); text-align: left; width: 6.8em;
+           min-width: 6.8em; font-weight: 600; border-bottom: 2px solid #9aa3b2; }
 thead th .duty { display: block; font-weight: 400; color: var(--muted); font-size: 11px; margin-top: 2px; }
 thead th.corner { left: 0; z-index: 4; width: auto; vertical-align: bottom; }
 tbody th.field { position: sticky; left: 0; z-index: 1; background: #fff; text-align: left; font-weight: 500; }

@@ -21,6 +21,8 @@ class Decides(Protocol):
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool: ...
 
+    def decide_write(self, roles: Sequence[str], mutation: str) -> Any: ...
+
     def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]: ...
 
     def check_purpose(self, purpose: str | None) -> None: ...
@@ -53,6 +55,8 @@ class Access:
         if e is None:
             if coordinate == "Node.id" or coordinate.endswith(".id") and coordinate.split(".")[0] in self.type_fields:
                 e = ALLOW  # opaque ids reveal nothing
+            elif coordinate.startswith("Mutation."):
+                e = self.engine.decide_write(self.roles, coordinate).effect  # allow or deny: nothing to mask
             else:
                 e = self.engine.decide(self.roles, self.purpose, coordinate).effect
             self._effects[coordinate] = e

@@ -69,9 +69,11 @@ class RequestContext:
     row_keys: dict[str, frozenset[str]] | None = None  # relationship row scope, loaded once
     subjects: set[str] = field(default_factory=set)  # ID numbers of persons whose sensitive fields left
     rows_by_type: dict[str, int] = field(default_factory=dict)  # rows released per type (audit)
+    writes: list[dict[str, Any]] = field(default_factory=list)  # records written: department, type, key (audit)
     audit: Any = None  # the audit store's reader (resolvers/audit_query.py), None without one
     stats_cache: Any = None  # the gateway's stats lattices (resolvers/refreshing.py), None: none kept
     keysets: Any = None  # the gateway's filter key sets (resolvers/refreshing.py), None: none kept
+    counts: Any = None  # the gateway's totalCounts of unfiltered-by-key root lists, likewise
     compiled: bool = True  # values under the root fields completed by cached plans (resolvers/compiled.py)
 
     def __post_init__(self) -> None:

@@ -6,13 +6,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
-from adapters.base import ListQuery
 from common.errors import GatewayError, NotFoundError, PageSizeError
 from resolvers.access import AGGREGATE, ALLOW
 from resolvers.context import RequestContext
 from resolvers.defer import spread
 from resolvers.execute import Executor
-from resolvers.filters import plan
+from resolvers.filters import page, plan
 from resolvers.selection import Sel, field_selection
 from resolvers.stats import run_stats
 from schema.connection import Connection, decode_cursor, encode_cursor
@@ -62,14 +61,7 @@ async def connection(info: strawberry.Info, entity: str, field: str, first: int 
         node_sel = sel.get("edges", {}).get("node", {})
         ex = Executor(ctx)
         await ex.prepare()
-        p = await plan(ex, entity, f)
-        if p.scope is None or (p.keys_in is not None and not p.keys_in):
-            records: list[dict[str, Any]] = []
-            total: int | None = 0
-        else:
-            q = ListQuery(scope=p.scope, filters=p.filters, keys_in=p.keys_in, offset=offset, limit=n + 1,
-                          count="totalCount" in sel)
-            records, total = await ex.list_root(entity, q)
+        records, total = await page(ex, entity, await plan(ex, entity, f), offset, n + 1, "totalCount" in sel)
         has_next = len(records) > n
         records = records[:n]
         await ex.expand(entity, records, node_sel, (*_root_path(info), "edges", "@", "node"))

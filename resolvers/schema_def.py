@@ -14,7 +14,9 @@ from strawberry.types import ExecutionContext
 from resolvers.audit_query import AuditQuery
 from resolvers.authorize import AuthorizeDocument
 from resolvers.compiled import CompiledExecutionContext
+from resolvers.mutations import mutation_type
 from resolvers.query import Query
+from schema.build import CORE_TYPES
 from schema.generate import BUILD_LOCK, object_types
 from schema.model import SchemaModel, default_model
 
@@ -45,17 +47,20 @@ def build_schema(model: SchemaModel | None = None) -> strawberry.Schema:
             # Records are dicts keyed by field name: ``dict.get`` is the whole field resolver.
             config = StrawberryConfig(auto_camel_case=False, default_resolver=dict.get)  # type: ignore[arg-type]
             # a document is parsed and validated once while it is among the last 128 distinct ones
-            schema = _SCHEMAS[model.key] = Schema(query=RootQuery, types=object_types(model), config=config,
-                                                  extensions=[ParserCache, ValidationCache, authorize],
+            types = object_types(model)
+            records = {c.__name__: c for c in types if c not in CORE_TYPES}
+            schema = _SCHEMAS[model.key] = Schema(query=RootQuery, mutation=mutation_type(records), types=types,
+                                                  config=config, extensions=[ParserCache, ValidationCache, authorize],
                                                   execution_context_class=CompiledExecutionContext)
     return schema
 
 
 def root_coordinates(model: SchemaModel | None = None) -> list[str]:
-    """The entry points the policy decides besides the types' fields: ``Query.*`` and the interfaces'
-    fields (``Node.id``), in schema order (the rows `gateway policy matrix` and `diff` start with)."""
+    """The entry points the policy decides besides the types' fields: ``Query.*``, ``Mutation.*`` and the
+    interfaces' fields (``Node.id``), in schema order (the rows `gateway policy matrix` and `diff` start with)."""
     gql = build_schema(model)._schema
     roots = [f"Query.{name}" for name in gql.query_type.fields] if gql.query_type else []
+    roots += [f"Mutation.{name}" for name in gql.mutation_type.fields] if gql.mutation_type else []
     return roots + [f"{t.name}.{name}" for t in gql.type_map.values()
                     if isinstance(t, GraphQLInterfaceType) and not t.name.startswith("__") for name in t.fields]
 

@@ -18,6 +18,7 @@ class Relation:
     remote: str  # target field matched (its unique key, or a declared filter field)
     many: bool = False
     unique: bool = True  # remote is the target's unique key
+    newest_first: str | None = None  # many: the Date field ordering the targets, latest first
 
 
 def one(target: str, local: str, remote: str, unique: bool = True) -> Relation:

@@ -93,6 +93,14 @@ class FoodSafetyGrade(Enum):
     C = "C"
 
 
+@strawberry.enum(description="A shop's grade from its records (docs/shop-grade.md): A best, D worst.")
+class ShopGrade(Enum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
 @strawberry.enum
 class InspectionResult(Enum):
     PASS = "PASS"

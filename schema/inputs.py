@@ -30,6 +30,7 @@ from schema.enums import (
     PropertyType,
     RegistrationType,
     ShopCategory,
+    ShopGrade,
 )
 
 MAX_TEXT = 64  # characters of a code or name filter value (event categories are a few words)
@@ -72,6 +73,8 @@ class PersonFilter(PlaceFilter):
     livingAlone: bool | None = strawberry.field(default=None, description="Civil affairs: lives alone.")
     careLevel: CareLevel | None = strawberry.field(default=None, description="Civil affairs: care level.")
     elderlyAllowance: bool | None = strawberry.field(default=None, description="Civil affairs: receives the allowance.")
+    minimumLivingGuarantee: bool | None = strawberry.field(
+        default=None, description="Civil affairs: receives the minimum living guarantee (低保).")
     disabilityCategory: DisabilityCategory | None = strawberry.field(
         default=None, description="Disabled persons' federation: has a certificate of this category.")
     hasDisability: bool | None = strawberry.field(
@@ -93,6 +96,7 @@ class BuildingFilter(PlaceFilter):
 class ShopFilter(PlaceFilter):
     category: ShopCategory | None = None
     foodSafetyGrade: FoodSafetyGrade | None = None
+    grade: ShopGrade | None = strawberry.field(default=None, description="The shop's grade (docs/shop-grade.md).")
 
 
 @strawberry.input

@@ -59,7 +59,7 @@ class SchemaModel:
     @property
     def policed(self) -> frozenset[str]:
         """The types whose every field is decided by the policy."""
-        return frozenset({"Query", *self.type_fields})
+        return frozenset({"Query", "Mutation", *self.type_fields})
 
 
 def _key(specs: Sequence[LoadedSpec]) -> tuple[Any, ...]:
@@ -128,7 +128,7 @@ def _meta(department: str, sensitive: str | None, mask: str | None, description:
 def _link_relation(link: Link, specs: Sequence[LoadedSpec]) -> Relation:
     entity_key = next((ls.maps[link.type].key for ls in specs if link.type in ls.maps), None)
     unique = not link.decl.many and link.decl.by == entity_key
-    return Relation(link.type, KEYS[link.core], link.decl.by, link.decl.many, unique)
+    return Relation(link.type, KEYS[link.core], link.decl.by, link.decl.many, unique, link.decl.newest_first)
 
 
 @cache

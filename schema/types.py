@@ -13,8 +13,8 @@ from typing import Any
 
 import strawberry
 
-from schema.enums import FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory
-from schema.meta import src
+from schema.enums import FoodSafetyGrade, Gender, PropertyType, RegistrationType, ShopCategory, ShopGrade
+from schema.meta import GATEWAY, src
 
 
 def _typed(name: str) -> Any:
@@ -125,6 +125,9 @@ class Shop(Node):
     licenceExpiry: dt.date | None = src("market", "Licence expiry date.")
     foodSafetyGrade: FoodSafetyGrade | None = src("market", "Food-safety grade (food businesses only).")
     jurisdictionCode: str | None = src("market", "Code of the building the shop is in.")
+    grade: ShopGrade | None = src(GATEWAY, "Grade A-D from the shop's records of the last 365 days: failed "
+                                  "inspections of the four departments, fire hazards, violation cases, 12345 "
+                                  "cases, greening checks and its licence (docs/shop-grade.md).")
     building: Building | None = src("housing", "The building.")
     is_type_of = _typed("Shop")
 

@@ -7,12 +7,13 @@ department's data, re-read every few minutes.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.base import Eq, ListQuery, Page, Record, Records
 from adapters.http import HttpAdapter
 from adapters.spec import HttpList, Paging
+from common.errors import AdapterRejectedError
 
 CROSSWALK = HttpList(path="/cg/shops", items="result.list", scope_param="grid",
                      paging=Paging(style="page", page_param="pageNo", size_param="pageSize", first_page=1,
@@ -61,3 +62,14 @@ class CityManagementAdapter(HttpAdapter):
         records = await super().fetch_by(entity, field, values)
         # lookups by other fields went through list(), which already translated
         return self._to_credit(records) if field == self.maps[entity].key else records
+
+    async def write(self, entity: str, values: Mapping[str, Any], request_key: str) -> Record:
+        """An inspection recorded against the shop's QR id (its first, when it has several)."""
+        await self._crosswalk()
+        if "creditCode" in values:
+            qrs = self._credit_qrs.get(str(values["creditCode"]))
+            if not qrs:
+                raise AdapterRejectedError(f"department {self.name} has no QR code for this shop",
+                                           department=self.name, reason="no_qr_code")
+            values = {**values, "creditCode": qrs[0]}
+        return self._to_credit([await super().write(entity, values, request_key)])[0]

@@ -1,13 +1,15 @@
-"""Generic read-only JSON service over a department's private SQLite store.
+"""Generic JSON service over a department's private SQLite store.
 
 Each department module only declares a `Service` (paths, parameter names, response
-paths, pagination style); this module turns it into a starlette app.
+paths, pagination style); this module turns it into a starlette app. Reads only, but for
+the resources that declare a `Write`: POST {path} adds one row per `Idempotency-Key`.
 """
 from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,19 @@ MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
+class Write:
+    """POST {path}: a JSON object of the table's columns becomes one new row, once per Idempotency-Key
+    (kept in the table's ``request_key`` column): the same key again answers that row (200), a new
+    row is 201. ``required`` columns must be given (else 422); ``check`` may refuse the row with a
+    reason (409, e.g. an event that is full); ``make_key`` makes the key column from the next row
+    number and the service's clock; ``stamp`` columns get the clock."""
+    required: Sequence[str]
+    make_key: Callable[[int, dt.datetime], str]
+    check: Callable[[sqlite3.Connection, dict[str, Any]], str | None] | None = None
+    stamp: dict[str, str] = field(default_factory=dict)  # column -> strftime format
+
+
+@dataclass(frozen=True)
 class Resource:
     path: str  # URL segment under the service prefix, e.g. "houses"
     table: str
@@ -31,6 +46,7 @@ class Resource:
     filters: Sequence[str] = ()  # equality filter params (= column = JSON field)
     batch: bool = False
     groups: Sequence[str] = ()  # columns GET {path}/counts may group by (`col` or `col:N`, its first N chars)
+    write: Write | None = None
 
 
 @dataclass(frozen=True)
@@ -85,8 +101,18 @@ class _Store:
     def __init__(self, db: Path) -> None:
         if not db.exists():
             raise FileNotFoundError(f"department store {db} missing; run demo data generation first")
+        self.db = db
         self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
+        self._rw: sqlite3.Connection | None = None
+
+    @property
+    def rw(self) -> sqlite3.Connection:
+        """The writing connection, opened at the first write (transactions are explicit)."""
+        if self._rw is None:
+            self._rw = sqlite3.connect(self.db, check_same_thread=False, isolation_level=None)
+            self._rw.row_factory = sqlite3.Row
+        return self._rw
 
     def rows(self, sql: str, args: Sequence[object]) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, args)]
@@ -185,6 +211,44 @@ def _counts(svc: Service, res: Resource, store: _Store, request: Request) -> dic
     return _nest(svc.envelope, svc.items_path, items)
 
 
+def _create(svc: Service, res: Resource, store: _Store, key: str, body: Any) -> tuple[int, dict[str, Any]]:
+    w = res.write
+    assert w is not None
+    if not key or len(key) > 128:
+        raise BadRequest("an Idempotency-Key header (1 to 128 characters) is required")
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object of columns")
+    conn = store.rw
+    columns = [r["name"] for r in conn.execute(f"PRAGMA table_info({res.table})")]
+    unknown = set(body) - (set(columns) - {res.key, "request_key"})
+    missing = [c for c in w.required if body.get(c) in (None, "")]
+    if unknown or missing:
+        return 422, {"error": "unknown or missing columns", "unknown": sorted(unknown), "missing": missing}
+    conn.execute("BEGIN IMMEDIATE")  # the look-up, the check and the insert see no other write
+    try:
+        row = conn.execute(f"SELECT * FROM {res.table} WHERE request_key = ?", [key]).fetchone()
+        if row is not None:
+            conn.execute("ROLLBACK")
+            return 200, _nest(svc.envelope, svc.item_path, dict(row))
+        why = w.check(conn, body) if w.check else None
+        if why is not None:
+            conn.execute("ROLLBACK")
+            return 409, {"error": why}
+        n = conn.execute(f"SELECT coalesce(max(rowid), 0) + 1 FROM {res.table}").fetchone()[0]
+        now = dt.datetime.now()
+        row_values = {**body, **{c: now.strftime(f) for c, f in w.stamp.items()}, res.key: w.make_key(n, now),
+                      "request_key": key}
+        names = list(row_values)
+        conn.execute(f"INSERT INTO {res.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                     [row_values[c] for c in names])
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
+    row = conn.execute(f"SELECT * FROM {res.table} WHERE request_key = ?", [key]).fetchone()
+    return 201, _nest(svc.envelope, svc.item_path, dict(row))
+
+
 def _strip(row: dict[str, Any]) -> dict[str, Any]:
     row.pop("_rid", None)
     return row
@@ -239,6 +303,16 @@ def build_app(svc: Service, data_dir: Path) -> Starlette:
         async def counts(request: Request, res: Resource = res) -> Response:
             return _json(_counts(svc, res, store, request))
 
+        async def create(request: Request, res: Resource = res) -> Response:
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest("body must be JSON") from exc
+            status, answer = _create(svc, res, store, request.headers.get("idempotency-key", "").strip(), body)
+            return _json(answer, status)
+
+        if res.write is not None:
+            routes.append(Route(base, create, methods=["POST"]))
         if res.batch:
             routes.append(Route(f"{base}/batch", batch, methods=[svc.batch_method]))
         if res.groups:

@@ -1,13 +1,15 @@
 """Urban operations / 12345 hotline: complaints tied to addresses and shops."""
 from __future__ import annotations
 
-from demo.services.common import Resource, Service
+from demo.services.common import Resource, Service, Write
 
 SERVICE = Service(
     slug="hotline",
     prefix="/api",
     resources=(Resource("complaints", "complaint", "case_no", "area_code",
-                        ("case_no", "status", "category", "address_code", "credit_code")),),
+                        ("case_no", "status", "category", "address_code", "credit_code"),
+                        write=Write(("category", "summary", "area_code"), lambda n, now: f"{now:%Y%m%d}{n:05d}",
+                                    stamp={"received_at": "%Y-%m-%d %H:%M:%S"})),),
     place_param="area_code_prefix",
     paging="cursor",
     position_param="page_token",

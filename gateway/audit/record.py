@@ -99,6 +99,7 @@ def prepare(entry: dict[str, Any], key: bytes) -> Prepared:
         "ms": entry.get("ms"),
         "cost": entry.get("cost"),
         "subjects": list(subjects),
+        "writes": list(entry.get("writes") or ()),  # records written: department, type, key
     }
     return Prepared(content["uid"], content["at"], content["user"], content["outcome"], subjects,
                     canonical(content))

@@ -52,7 +52,7 @@ def _where(err: SpecError, path: Path, dept: str) -> None:
 
 def test_real_specs_load_without_env(catalogue: Any) -> None:
     specs = load_specs(ADAPTERS_DIR, catalogue, {})
-    assert len(specs) == 15
+    assert len(specs) == 16
     owners = [e for ls in specs for e in ls.maps]
     assert len(owners) == len(set(owners))
     assert set(owners) <= set(catalogue)

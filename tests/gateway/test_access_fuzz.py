@@ -75,15 +75,19 @@ FILTER_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
                "livingAlone": ("Person.welfare", "Welfare.livingAlone"),
                "careLevel": ("Person.welfare", "Welfare.careLevel"),
                "elderlyAllowance": ("Person.welfare", "Welfare.elderlyAllowance"),
+               "minimumLivingGuarantee": ("Person.welfare", "Welfare.minimumLivingGuarantee"),
                "disabilityCategory": ("Person.disability", "Disability.category"),
                "hasDisability": ("Person.disability",), "isVeteran": ("Person.veteran",)},
     "House": {"propertyType": ("House.propertyType",)},
     "Building": {"hasElevator": ("Building.hasElevator",)},
-    "Shop": {"category": ("Shop.category",), "foodSafetyGrade": ("Shop.foodSafetyGrade",)},
+    "Shop": {"category": ("Shop.category",), "foodSafetyGrade": ("Shop.foodSafetyGrade",), "grade": ("Shop.grade",)},
     "Event": {"category": ("Event.category",)},
 }
 SEMI_JOIN_DEPT = {"livingAlone": "civil_affairs", "careLevel": "civil_affairs", "elderlyAllowance": "civil_affairs",
-                  "disabilityCategory": "disability", "hasDisability": "disability", "isVeteran": "veterans"}
+                  "minimumLivingGuarantee": "civil_affairs", "disabilityCategory": "disability",
+                  "hasDisability": "disability", "isVeteran": "veterans"}
+# a shop's grade (field or filter) reads the shop file: these departments are asked for it (resolvers/shop_grade.py)
+GRADE_DEPTS = ("city_management", "fire", "greening", "hotline")
 OWNER = {"Person": "population", "Household": "population", "House": "housing", "Building": "housing",
          "Compound": "housing", "Committee": "housing", "Subdistrict": "housing", "Welfare": "civil_affairs",
          "HealthRecord": "health", "Employment": "hr_social", "Disability": "disability",
@@ -549,6 +553,8 @@ def expectations(doc: Doc, c: Caller) -> Expect:
             dept = OWNER.get(target) if rel else None
             if dept and depts:
                 (ex.forbidden if dead or denied_here else ex.legit).add(dept)
+            if coord == "Shop.grade" and depts:
+                (ex.forbidden if dead or denied_here else ex.legit).update(GRADE_DEPTS)
             if s.children is not None:
                 sub = (*here, "@") if is_list(ftype) else here
                 walk(target, s.children, sub, blocked or denied_here, dead or denied_here, None, depts)
@@ -569,6 +575,8 @@ def expectations(doc: Doc, c: Caller) -> Expect:
                     if all(c.effect(n) == "allow" for n in needs):
                         if arg in SEMI_JOIN_DEPT:
                             ex.legit.add(SEMI_JOIN_DEPT[arg])
+                        if entity == "Shop" and arg == "grade":
+                            ex.legit.update(GRADE_DEPTS)
                     else:
                         refused = True
                 if info["filter"].get("hasDisability") is False or info["filter"].get("isVeteran") is False:

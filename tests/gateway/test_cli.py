@@ -171,9 +171,9 @@ def test_adapters_list_json() -> None:
     p = run("adapters", "list", "--json")
     assert p.returncode == 0, p.stderr
     rows = json.loads(p.stdout)
-    assert len(rows) == 15
+    assert len(rows) == 16
     names = [r["name"] for r in rows]
-    assert len(set(names)) == 15
+    assert len(set(names)) == 16
     assert {"population", "housing", "civil_affairs", "veterans", "greening", "city_management"} <= set(names)
     kinds = {r["kind"] for r in rows}
     assert {"sql", "http", "ledger"} <= kinds <= {"sql", "http", "ledger", "class"}
@@ -197,7 +197,7 @@ def test_adapters_list_and_validate_report_one_kind_per_adapter() -> None:
 def test_adapters_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["adapters", "list"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
-    assert len(lines) == 15
+    assert len(lines) == 16
 
 
 def test_adapters_validate_all() -> None:

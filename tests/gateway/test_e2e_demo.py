@@ -66,10 +66,10 @@ def gql(base: str, tok: str, query: str, **headers: str) -> dict:  # type: ignor
     return r.json()  # type: ignore[no-any-return]
 
 
-def test_readyz_lists_fifteen_adapters_of_three_kinds(demo) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_lists_sixteen_adapters_of_three_kinds(demo) -> None:  # type: ignore[no-untyped-def]
     base, _, _ = demo
     body = httpx.get(base + "/readyz").json()
-    assert len(body["adapters"]) == 15
+    assert len(body["adapters"]) == 16
     assert {a["status"] for a in body["adapters"]} == {"up"}
     assert {a["kind"] for a in body["adapters"]} == {"sql", "http", "ledger"}
     assert httpx.get(base + "/healthz").json() == {"status": "ok"}

@@ -5,7 +5,7 @@ project's adapters/ and policies/ folders; the ledger block gives the file's hea
 first rows, and rows for real residents of the test demo are added. A real `gateway serve`
 runs over the copy; the granted role sees the subsidies, other roles get nulls with
 UNAUTHORIZED_FIELD_OR_TYPE, and the department is in the SDL, /readyz and `adapters list`.
-The project's own adapters/ keeps its fifteen departments.
+The project's own adapters/ keeps its sixteen departments.
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
-def test_the_project_keeps_its_fifteen_departments() -> None:
+def test_the_project_keeps_its_sixteen_departments() -> None:
     assert not (ROOT / "adapters" / "canteen").exists()
     assert not (ROOT / "policies" / "canteen.csv").exists()
 
@@ -164,7 +164,7 @@ def test_it_is_in_the_sdl_readyz_and_the_list(served: str, env: dict[str, str], 
     assert "Source: Community canteen (canteen). Sensitive: identity." in sdl
     p = run(env, "adapters", "list", "--json")
     listed = {r["name"]: r for r in json.loads(p.stdout)}
-    assert len(listed) == 16 and listed["canteen"]["entities"] == ["MealSubsidy"]
+    assert len(listed) == 17 and listed["canteen"]["entities"] == ["MealSubsidy"]
     assert listed["canteen"]["types"] == ["MealSubsidy"] and listed["canteen"]["kind"] == "ledger"
     assert run(env, "adapters", "validate", str(copy / "adapters" / "canteen")).returncode == 0
     checked = run(env, "adapters", "check", "canteen", "--json")

@@ -194,7 +194,7 @@ def test_healthy_gateway_is_ready_and_complete(api: Api) -> None:
     status, body = readyz(api)
     assert status == 200, body
     assert body["status"] == "ready"
-    assert len(body["adapters"]) == 15
+    assert len(body["adapters"]) == 16
     assert set(adapter_status(body).values()) == {"up"}
     persons = api.gql(PERSONS_HOUSE, api.token("developer"))
     assert codes(persons) == []

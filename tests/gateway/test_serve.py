@@ -274,7 +274,7 @@ def test_admin_port_serves_readyz_and_metrics_alone() -> None:
         m = httpx.get(admin + "/metrics", timeout=10)
         assert m.status_code == 200 and "gateway_adapter_calls_total" in m.text
         ready = httpx.get(admin + "/readyz", timeout=30)
-        assert ready.status_code in (200, 503) and len(ready.json()["adapters"]) == 15
+        assert ready.status_code in (200, 503) and len(ready.json()["adapters"]) == 16
         assert httpx.get(admin + "/healthz", timeout=10).status_code == 200
         assert httpx.post(admin + "/graphql", json={"query": "{ __typename }"}, timeout=10).status_code == 404
         assert "server" not in m.headers and len(m.headers["x-request-id"]) == 32

@@ -39,6 +39,8 @@ def test_decision(engine: PolicyEngine, row: dict[str, str]) -> None:
     purpose = row["purpose"] or None
     if row["field"].startswith("Gateway."):
         got = "allow" if engine.can_use([row["role"]], row["field"]) else "deny"
+    elif row["field"].startswith("Mutation."):  # the write action: allow or deny
+        got = engine.decide_write([row["role"]], row["field"]).effect
     else:
         got = engine.decide([row["role"]], purpose, row["field"]).effect
     assert got == row["expected"], engine.explain(row["role"], purpose, row["field"])
@@ -65,7 +67,7 @@ def test_table_covers_every_sensitive_field_for_every_role(engine: PolicyEngine,
 
 
 def test_table_covers_root_fields_and_capabilities(engine: PolicyEngine) -> None:
-    """Every entry point of the schema (Query.*, Node.id) and every capability the policy names."""
+    """Every entry point of the schema (Query.*, Mutation.*, Node.id) and every capability the policy names."""
     roots = root_coordinates()
     assert {"Query.persons", "Query.auditLog", "Query.accessesOf", "Node.id"} <= set(roots)
     seen = {(r["role"], r["field"]) for r in ROWS}

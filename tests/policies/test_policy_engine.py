@@ -28,11 +28,11 @@ def policy_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def test_the_eleven_demo_roles(engine: PolicyEngine) -> None:
+def test_the_twelve_demo_roles(engine: PolicyEngine) -> None:
     assert engine.roles() == sorted([
         "committee_worker", "committee_secretary", "subdistrict_officer", "district_analyst",
         "civil_affairs_officer", "family_doctor", "inspector", "culture_staff", "auditor",
-        "dept_admin", "developer"])
+        "dept_admin", "developer", "resident"])
 
 
 def test_acceptance_committee_worker(engine: PolicyEngine) -> None:

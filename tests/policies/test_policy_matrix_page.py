@@ -42,7 +42,7 @@ def test_html_matrix_reads_in_chromium(chromium: Any, tmp_path: Path) -> None:  
     assert {"Query.auditLog", "Query.accessesOf", "Person.phone", "Gateway.audit"} <= set(fields)
     width, height = chromium.execute_script(
         "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-    assert width <= 1400 + 20, width  # the 11 roles fit the 1,400-pixel window
+    assert width <= 1400 + 20, width  # the 12 roles fit the 1,400-pixel window
 
     head, first = "thead th.role", "tbody tr:nth-child(2) th.field"
     before, row_before = _rect(chromium, head), _rect(chromium, first)
