@@ -47,6 +47,8 @@ OVERLOADED = frozenset({408, 429})  # 4xx statuses that say the department is st
 STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 RETRIES = Counter("gateway_adapter_retries_total", "Department reads sent again after a stale connection",
                   ["adapter", "cause"])
+ORPHANS = Counter("gateway_adapter_orphan_connections_total", "Connections a cancelled call left in a department's "
+                  "pool, dropped (adapters/http.py reclaim_orphans)", ["adapter"])
 
 
 def redacted(r: httpx.Response) -> str:
@@ -61,6 +63,37 @@ def dig(body: Any, path: str) -> Any:
             return None
         body = body.get(part)
     return body
+
+
+def reclaim_orphans(client: httpx.AsyncClient, department: str) -> int:
+    """Drop the pool's connections that no request will ever use, closing them; the number dropped.
+
+    A request cancelled after the pool gave it a new connection, but before it started its
+    exchange on it (still connecting, or connected with nothing sent), leaves the connection
+    in the pool for good with httpcore 1.0.9 (encode/httpcore issue 1093): not idle, not
+    expired, not available, and its socket open. A department's pool holds as many
+    connections as its concurrency, so a few timeouts at the wrong moment fill it, and every
+    later call, health checks too, waits for a slot until its timeout, long after the
+    department is back. Called when a call is cancelled: the pool has by then forgotten the
+    request, so a connection no live request holds that is neither idle nor closed is such an
+    orphan.
+    """
+    pool = getattr(client._transport, "_pool", None)
+    if pool is None:
+        return 0
+    held = {id(r.connection) for r in pool._requests if r.connection is not None}
+    orphans = [c for c in pool._connections if id(c) not in held and not c.is_idle() and not c.is_closed()]
+    for c in orphans:
+        pool._connections.remove(c)
+        task = asyncio.get_running_loop().create_task(c.aclose())  # its socket, when it got one
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+    if orphans:
+        ORPHANS.labels(department).inc(len(orphans))
+    return len(orphans)
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 class HttpAdapter(BaseAdapter):
@@ -111,6 +144,9 @@ class HttpAdapter(BaseAdapter):
         try:
             async with self.sem:
                 r, content = await self._send(req)
+        except asyncio.CancelledError:  # the guard's timeout, or the request gone
+            reclaim_orphans(self.client, self.name)
+            raise
         except httpx.TimeoutException:
             raise AdapterTimeoutError(f"department {self.name} timed out", department=self.name) from None
         except httpx.HTTPError as e:
