@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sized
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -60,7 +60,7 @@ class Gateway:
         self.stats_cache = (Refreshing[Lattice]("stats", settings.stats_cache_s, settings.stats_timeout_s,
                                                 max_weight=2_000_000, weigh=lambda lat: len(lat.protected) + 1)
                             if settings.stats_cache_s else None)
-        self.keysets = (Refreshing[frozenset[str]]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
+        self.keysets = (Refreshing[Sized]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
                                                    max_weight=1_000_000, weigh=lambda keys: len(keys) + 1)
                         if settings.keyset_cache_s else None)
         self.counts = (Refreshing[int]("count", settings.keyset_cache_s, settings.stats_timeout_s, max_weight=100_000)

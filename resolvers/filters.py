@@ -5,7 +5,8 @@ set fetched from that department. A small intersection (at most ``SHIP_KEYS``) i
 to the owner of the root entity as a semi-join (``keys_in``); a larger one is intersected
 in the gateway with the root's own key set for the scope and pushed filters, kept like the
 department key sets, so the set is exact without shipping it anywhere: its size is the
-``totalCount`` and a page is the records of its next keys in order. Every filter names the
+``totalCount`` and a page is the records of its next keys in order; the intersection itself is
+kept too, so a warm filtered count costs a look-up. Every filter names the
 field it reads; the caller must be allowed to read that field in full, or the filter is
 refused as an oracle.
 """
@@ -126,7 +127,7 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
         hi = years_ago(today, f.ageMin) if f.ageMin is not None else None
         lo = years_ago(today, f.ageMax + 1) + dt.timedelta(days=1) if f.ageMax is not None else None
         p.filters["birthDate"] = Range(lo, hi)
-    keysets: list[set[str]] = []
+    joins: list[tuple[str, str, Any]] = []
     for arg, (rel, rtype, rfield) in SEMI_JOINS.items():
         v = getattr(f, arg, None)
         if v is None:
@@ -136,17 +137,46 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
             require(ex, f"{rtype}.{rfield}", arg)
         elif v is not True:
             _bad(arg)
-        keysets.append(set(await keyset(ex, rtype, rfield, _value(v), record_scope(p.scope))))
-    if p.keys_in is not None:
-        keysets.append(set(p.keys_in))
-    if keysets:
+        joins.append((rtype, rfield, _value(v)))
+    if joins:
+        found = await joined(ex, entity, p, joins)
+        p.keys_in, p.exact = found.keys, found.exact
+    return p
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """The sorted keys a plan's semi-joins leave; ``exact``: intersected with the root's own key set too."""
+    keys: tuple[str, ...]
+    exact: bool
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+async def joined(ex: Executor, entity: str, p: Plan, joins: list[tuple[str, str, Any]]) -> KeySet:
+    """The intersection of the joins' key sets (and of the plan's keys), exact when large; kept whole like
+    the key sets it is made of, so a warm filtered count neither intersects nor sorts."""
+    assert p.scope is not None
+    scope = p.scope
+
+    async def compute() -> KeySet:
+        keysets = [set(await keyset(ex, rtype, rfield, v, record_scope(scope))) for rtype, rfield, v in joins]
+        if p.keys_in is not None:
+            keysets.append(set(p.keys_in))
         keysets.sort(key=len)
         found = keysets[0].intersection(*keysets[1:])
-        if len(found) > SHIP_KEYS and ex.ctx.keysets is not None and not ex.row_keys:
-            found &= await root_keys(ex, entity, p.scope, p.filters)
-            p.exact = True
-        p.keys_in = tuple(sorted(found))
-    return p
+        exact = len(found) > SHIP_KEYS and ex.ctx.keysets is not None and not ex.row_keys
+        if exact:
+            found &= await root_keys(ex, entity, scope, p.filters)
+        return KeySet(tuple(sorted(found)), exact)
+
+    cache = ex.ctx.keysets
+    if cache is None or ex.row_keys or p.keys_in is not None:
+        return await compute()
+    key = ("joined", SHIP_KEYS, entity, scope, ex.scope, tuple(joins), tuple(sorted(p.filters.items(), key=lambda kv: kv[0])),
+           ex.owner(entity).version(entity), *(ex.owner(rtype).version(rtype) for rtype, _, _ in joins))
+    return await cache.get(key, compute)  # type: ignore[no-any-return]
 
 
 async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Filter]) -> frozenset[str]:
@@ -161,19 +191,27 @@ async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Fi
     return await ex.ctx.keysets.get(key, fetch)  # type: ignore[no-any-return]
 
 
-async def page(ex: Executor, entity: str, p: Plan, offset: int, limit: int,
-               count: bool) -> tuple[list[Record], int | None]:
-    """One page of the plan's records in key order, and their number when ``count``: from the exact key
-    set when the plan has one; otherwise from the root's owner, the count of a list not restricted by
-    keys kept like the key sets (a scope's totalCount is read far more often than it changes)."""
+async def page(ex: Executor, entity: str, p: Plan, offset: int, n: int,
+               count: bool) -> tuple[list[Record], bool, int | None]:
+    """Up to ``n`` of the plan's records in key order, whether more follow, and their number when
+    ``count``: from the exact key set when the plan has one (no department asked whether more follow);
+    otherwise from the root's owner (one record more than the page, to know), the count of a list not
+    restricted by keys kept like the key sets (a scope's totalCount is read far more often than it
+    changes)."""
     if p.scope is None or (p.keys_in is not None and not p.keys_in):
-        return [], 0
+        return [], False, 0
     if p.exact:
         assert p.keys_in is not None
-        return await ex.get_many(entity, p.keys_in[offset:offset + limit]), len(p.keys_in)
+        keys = p.keys_in[offset:offset + n]
+        return (await ex.get_many(entity, keys) if keys else []), offset + n < len(p.keys_in), len(p.keys_in)
+    records, total = await _listed(ex, entity, p, ListQuery(scope=p.scope, filters=p.filters, keys_in=p.keys_in,
+                                                            offset=offset, limit=n + 1, count=count))
+    return records[:n], len(records) > n, total
+
+
+async def _listed(ex: Executor, entity: str, p: Plan, q: ListQuery) -> tuple[list[Record], int | None]:
     cache = ex.ctx.counts
-    q = ListQuery(scope=p.scope, filters=p.filters, keys_in=p.keys_in, offset=offset, limit=limit, count=count)
-    if not count or p.keys_in is not None or cache is None or ex.row_keys:
+    if not q.count or p.keys_in is not None or cache is None or ex.row_keys:
         return await ex.list_root(entity, q)
     key = (entity, p.scope, ex.scope, tuple(sorted(p.filters.items(), key=lambda kv: kv[0])),
            ex.owner(entity).version(entity))

@@ -61,9 +61,7 @@ async def connection(info: strawberry.Info, entity: str, field: str, first: int 
         node_sel = sel.get("edges", {}).get("node", {})
         ex = Executor(ctx)
         await ex.prepare()
-        records, total = await page(ex, entity, await plan(ex, entity, f), offset, n + 1, "totalCount" in sel)
-        has_next = len(records) > n
-        records = records[:n]
+        records, has_next, total = await page(ex, entity, await plan(ex, entity, f), offset, n, "totalCount" in sel)
         await ex.expand(entity, records, node_sel, (*_root_path(info), "edges", "@", "node"))
         await ex.shape()
     except GatewayError as e:

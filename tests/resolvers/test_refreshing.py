@@ -226,6 +226,22 @@ def test_a_large_key_set_is_intersected_in_the_gateway(api: Api, f: dict[str, An
     assert sum(p["totalCount"] for p in shipped) == len(shipped) * shipped[0]["totalCount"]
 
 
+@pytest.mark.parametrize("f", EXACT_FILTERS)
+def test_a_warm_filtered_count_asks_no_department(api: Api, f: dict[str, Any],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The joined key set is kept whole: a warm ``totalCount`` of a filtered list calls nothing; a
+    different filter is a different set."""
+    monkeypatch.setattr(filters, "SHIP_KEYS", 0)
+    officer = api.token("subdistrict_officer")
+    q = "query($f: PersonFilter) { persons(first: 0, filter: $f) { totalCount } }"
+    cold = api.gql(q, officer, {"f": f})
+    before = operation_calls(api)
+    assert api.gql(q, officer, {"f": f}) == cold
+    assert operation_calls(api) == before
+    narrower = api.gql(q, officer, {"f": {**f, "ageMin": 95}})
+    assert narrower["data"]["persons"]["totalCount"] < cold["data"]["persons"]["totalCount"]
+
+
 def test_a_scope_count_is_kept(api: Api, make_api: Callable[..., Api]) -> None:
     """An unfiltered totalCount is asked of the department once per keyset_cache_s; with 0, every time;
     the same number either way."""
