@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters.base import ListQuery, Record
 from adapters.mapping import JURISDICTION
 from adapters.registry import Registry
+from common.dates import age_on
 from gateway.app import department_defaults
 from gateway.settings import load_settings
 from gateway.wire import CoalescingH11Protocol
-from resolvers.execute import age_on
 from resolvers.ids import IdCodec
 from resolvers.relations import relations_of
 from schema.build import catalogue

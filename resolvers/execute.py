@@ -20,6 +20,7 @@ from aiodataloader import DataLoader
 
 from adapters.base import Eq, ListQuery, Record
 from adapters.mapping import JURISDICTION
+from common.dates import age_on
 from common.errors import GatewayError, NotFoundError, OperationNotSupportedError
 from resolvers.audit_fields import subject_field
 from resolvers.context import RequestContext
@@ -27,15 +28,10 @@ from resolvers.defer import spread
 from resolvers.relations import KEYS, SCOPED, Relation, relations_of
 from resolvers.selection import Sel
 from resolvers.shop_grade import grades
+from resolvers.tags import fill as fill_tags
 
 Path = tuple[str, ...]
 YIELD_EVERY = 200  # records shaped between two passes of the event loop
-
-
-def age_on(born: Any, today: dt.date) -> int | None:
-    if not isinstance(born, dt.date):
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class Executor:
@@ -160,6 +156,8 @@ class Executor:
             jobs.append(self._relation(type_name, fname, rel, records, sub, (*path, fname)))
         if type_name == "Shop" and "grade" in sel and records and self.ctx.access.readable("Shop.grade"):
             jobs.append(self._grades(records, (*path, "grade")))
+        if type_name in ("Person", "House") and "tags" in sel and records and self.ctx.access.readable(f"{type_name}.tags"):
+            jobs.append(fill_tags(self, type_name, records, (*path, "tags")))
         if jobs:
             await asyncio.gather(*jobs)
 

@@ -23,6 +23,7 @@ from resolvers.access import ALLOW
 from resolvers.execute import Executor
 from resolvers.relations import KEYS
 from resolvers.shop_grade import grades
+from resolvers.tags import filtered as tag_filter
 
 
 @dataclass
@@ -117,6 +118,7 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
         shops = await graded(ex, p.scope, _value(f.grade))
         p.keys_in = tuple(sorted(shops if p.keys_in is None else shops & set(p.keys_in)))
     if entity != "Person":
+        await tagged(ex, entity, p, f)
         return p
     if f.ageMin is not None or f.ageMax is not None:
         require(ex, "Person.age", "ageMin/ageMax")
@@ -141,7 +143,24 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
     if joins:
         found = await joined(ex, entity, p, joins)
         p.keys_in, p.exact = found.keys, found.exact
+    await tagged(ex, entity, p, f)
     return p
+
+
+async def tagged(ex: Executor, entity: str, p: Plan, f: Any) -> None:
+    """``tags`` and ``notTags`` (resolvers/tags.py): the tags' key set over the plan's scope, with the plan's
+    keys and pushed filters applied, is the exact answer."""
+    yes, no = getattr(f, "tags", None), getattr(f, "notTags", None)
+    if not yes and not no:
+        return
+    require(ex, f"{entity}.tags", "tags")
+    assert p.scope is not None
+    found = set(await tag_filter(ex, entity, p.scope, yes, no))
+    if p.keys_in is not None:
+        found.intersection_update(p.keys_in)
+    if p.filters:
+        found &= await root_keys(ex, entity, p.scope, p.filters)
+    p.keys_in, p.exact = tuple(sorted(found)), True
 
 
 @dataclass(frozen=True)
@@ -186,6 +205,8 @@ async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Fi
         records, _ = await ex.list_root(entity, ListQuery(scope=scope, filters=filters, limit=None))
         return frozenset(r[KEYS[entity]] for r in records)
 
+    if ex.ctx.keysets is None or ex.row_keys:
+        return await fetch()
     key = ("root", entity, scope, ex.scope, tuple(sorted(filters.items(), key=lambda kv: kv[0])),
            ex.owner(entity).version(entity))
     return await ex.ctx.keysets.get(key, fetch)  # type: ignore[no-any-return]

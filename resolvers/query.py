@@ -14,7 +14,9 @@ from resolvers.execute import Executor
 from resolvers.filters import page, plan
 from resolvers.selection import Sel, field_selection
 from resolvers.stats import run_stats
+from resolvers.tags import definitions
 from schema.connection import Connection, decode_cursor, encode_cursor
+from schema.enums import TagSubject
 from schema.inputs import (
     BuildingFilter,
     EventFilter,
@@ -26,6 +28,7 @@ from schema.inputs import (
     StatsSubject,
 )
 from schema.stats import StatsResult
+from schema.tags import TagDefinition
 from schema.types import Building, Committee, Event, House, Node, Person, Shop
 
 
@@ -141,6 +144,14 @@ class Query:
     @strawberry.field(description="Any entity by opaque id.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         return await single(info, "node", id, ENTITIES)  # type: ignore[return-value]
+
+    @strawberry.field(description="The tag catalogue (tags/*.yaml): each tag's definition, the coordinates it "
+                                  "reads, and whether the caller may use it.")
+    def tags(self, info: strawberry.Info, subject: TagSubject | None = None) -> list[TagDefinition] | None:
+        ctx = _ctx(info)
+        if not ctx.access.readable("Query.tags"):
+            return None
+        return definitions(ctx.access, subject.value if subject is not None else None)  # type: ignore[return-value]
 
     @strawberry.field(description="Counts grouped by place, age band, gender and department attributes, every "
                                   "combination in scope listed; each count is a sum of protected finest cells "

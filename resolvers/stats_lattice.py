@@ -21,7 +21,8 @@ from enum import Enum
 from typing import Any
 
 from adapters.base import Eq, GroupBy, ListQuery, Range
-from resolvers.execute import Executor, age_on
+from common.dates import age_on
+from resolvers.execute import Executor
 from resolvers.filters import record_scope, years_ago
 from schema.enums import AgeBand, Gender, PropertyType, ShopCategory
 from schema.inputs import StatsDimension, StatsSubject

@@ -129,3 +129,9 @@ class AgeBand(Enum):
     AGE_60_69 = "60-69"
     AGE_70_79 = "70-79"
     AGE_80_PLUS = "80+"
+
+
+@strawberry.enum(description="What a tag is a set of.")
+class TagSubject(Enum):
+    PERSON = "Person"
+    HOUSE = "House"

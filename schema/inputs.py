@@ -80,11 +80,17 @@ class PersonFilter(PlaceFilter):
     hasDisability: bool | None = strawberry.field(
         default=None, description="Disabled persons' federation: true = holds a disability certificate.")
     isVeteran: bool | None = strawberry.field(default=None, description="Veterans affairs: true = veteran status.")
+    tags: list[str] | None = strawberry.field(default=None, description="In every one of these person tags "
+                                              "(Query.tags); each must be usable by the caller.")
+    notTags: list[str] | None = strawberry.field(default=None, description="In none of these person tags.")
 
 
 @strawberry.input
 class HouseFilter(PlaceFilter):
     propertyType: PropertyType | None = None
+    tags: list[str] | None = strawberry.field(default=None, description="In every one of these house tags "
+                                              "(Query.tags); each must be usable by the caller.")
+    notTags: list[str] | None = strawberry.field(default=None, description="In none of these house tags.")
 
 
 @strawberry.input

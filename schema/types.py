@@ -42,6 +42,9 @@ class Person(Node):
     jurisdictionCode: str | None = src("population", "Code of the building the person lives in.", "whereabouts")
     house: House | None = src("housing", "The house the person lives in.", "whereabouts")
     household: Household | None = src("population", "The registered household.")
+    tags: list[str] | None = src(GATEWAY, "Names of the person tags (Query.tags) the person is in, among those the "
+                                 "caller may use: a tag is usable only by a role that may read in full every "
+                                 "field it reads (docs/tags.md).")
     is_type_of = _typed("Person")
 
 
@@ -66,6 +69,8 @@ class House(Node):
     jurisdictionCode: str | None = src("housing", "Code of the building the house is in.")
     building: Building | None = src("housing", "The building.")
     residents: list[Person] | None = src("population", "Persons living here.", "whereabouts")
+    tags: list[str] | None = src(GATEWAY, "Names of the house tags (Query.tags) the house is in, among those the "
+                                 "caller may use (docs/tags.md).")
     is_type_of = _typed("House")
 
 

@@ -16,12 +16,15 @@ def test_tiny_scale_run_reports_every_query_at_both_sizes(tmp_path: Path) -> Non
                        env={**os.environ, "BENCH_SCALE_DIR": str(tmp_path)})  # it rewrites a ledger file: its own data
     assert r.returncode == 0, r.stderr[-2000:]
     report = out.read_text()
-    assert "| query | cold 3,000 | warm 3,000 | cold 6,000 | warm 6,000 | growth | target | errors |" in report
+    assert ("| query | cold 3,000 | warm 3,000 | cold 6,000 | warm 6,000 | rows 3,000 | rows 6,000 | growth "
+            "| growth per row | target | errors |") in report
     rows = [ln.split("|") for ln in report.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
     assert len(rows) == 6
     for row in rows:
-        assert all(float(v) > 0 for v in row[2:7]), row  # every query timed at both sizes
-        assert row[8].strip() == "-", row  # no query answered with an error
+        assert all(float(v) > 0 for v in row[2:6] + row[8:9]), row  # every query timed at both sizes
+        assert row[11].strip() == "-", row  # no query answered with an error
+    for row in rows[:2]:  # the row queries, traced (developer): their rows and the growth per row
+        assert int(row[6]) > 0 and int(row[7]) > 0 and float(row[9]) > 0, row
     assert "not up" not in report
     swaps = [ln for ln in report.splitlines() if ln.startswith("- a new version of hr_social's ledger")]
     assert len(swaps) == 2 and all("after the rename" in ln and ln.endswith("errors: none") for ln in swaps), swaps

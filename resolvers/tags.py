@@ -1,0 +1,247 @@
+"""Tags evaluated as key-set algebra over the departments (definitions: schema/tags.py, tags/*.yaml).
+
+A tag over a scope is a set of subject keys (ID numbers, address codes). Each department whose
+fields a tag reads is asked once, for its records in the scope (``list`` with the scope pushed
+down); the atoms become key sets in the gateway and ``and``/``or``/``not`` become intersection,
+union and difference, ``not`` against every subject in the scope. No department reads another's
+data: the only thing that moves between them is a set of keys, and only inside the gateway.
+
+A tag's set is kept like the filters' key sets (resolvers/refreshing.py, ``keyset_cache_s``), per
+scope and caller scope, with the data versions of its departments and today's date (ages change at
+midnight) in the key; never for callers whose rows a relationship restricts.
+
+A caller may use a tag only if it may read in full every coordinate the tag reads, those of the
+tags it names included (``usable``): a tag is a filter, and a filter on a field one may not read
+is an oracle on it. ``Person.tags`` lists the usable tags a person is in; a filter naming a tag
+that is not usable is refused with UNAUTHORIZED_FIELD_OR_TYPE.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import operator
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from adapters.base import ListQuery, Record
+from common.dates import age_on
+from common.errors import BadRequestError, GatewayError, UnauthorizedFieldError
+from resolvers.access import ALLOW, Access
+from resolvers.relations import KEYS
+from schema.core import Relation
+from schema.tags import And, Expr, Linked, Not, Or, Own, ResidentTag, Tag, TagRef, load
+
+if TYPE_CHECKING:
+    from resolvers.execute import Executor
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
+                                                  "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def catalogue() -> dict[str, Tag]:
+    return load()
+
+
+def usable(access: Access, tag: Tag) -> bool:
+    return all(access.enforced(c) == ALLOW for c in tag.reads)
+
+
+def usable_names(ex: Executor, subject: str) -> list[str]:
+    return [n for n, t in catalogue().items() if t.subject == subject and usable(ex.ctx.access, t)]
+
+
+def named(ex: Executor, subject: str, names: Iterable[str], argument: str) -> list[str]:
+    """The tags a filter names, each known, of the subject, and usable by the caller."""
+    tags = catalogue()
+    out = []
+    for n in dict.fromkeys(names):
+        t = tags.get(n)
+        if t is None or t.subject != subject:
+            raise BadRequestError(f"no {subject} tag {n!r}", argument=argument, tag=n)
+        if not usable(ex.ctx.access, t):
+            raise UnauthorizedFieldError(f"tag {n} reads fields this role may not read in full", argument=argument,
+                                         tag=n, coordinate=f"{subject}.tags")
+        out.append(n)
+    return out
+
+
+def record_scope(scope: str) -> str:
+    """Departments' records carry at most a committee code (resolvers/filters.py record_scope)."""
+    return scope[:12]
+
+
+class Evaluation:
+    """One evaluation of tags over a scope: each department's records fetched once, each tag's set once."""
+
+    def __init__(self, ex: Executor, subject: str, scope: str) -> None:
+        self.ex = ex
+        self.subject = subject
+        self.scope = scope
+        self.today = ex.today
+        self.fetched: dict[tuple[str, str], asyncio.Task[list[Record]]] = {}
+        self.others: dict[str, Evaluation] = {}
+
+    def _records(self, entity: str, scope: str) -> Awaitable[list[Record]]:
+        k = (entity, scope)
+        task = self.fetched.get(k)
+        if task is None:
+            async def fetch() -> list[Record]:
+                records, _ = await self.ex.list_root(entity, ListQuery(scope=scope, limit=None))
+                return records
+            task = self.fetched[k] = asyncio.ensure_future(fetch())
+        return task
+
+    async def universe(self) -> list[Record]:
+        return await self._records(self.subject, self.scope)
+
+    async def keys(self) -> frozenset[str]:
+        key = KEYS[self.subject]
+        return frozenset(str(r[key]) for r in await self.universe() if r.get(key) is not None)
+
+    async def tag(self, name: str) -> frozenset[str]:
+        """The tag's keys in the scope, kept across requests when the gateway keeps key sets."""
+        t = catalogue()[name]
+        cache = self.ex.ctx.keysets
+        if cache is None or self.ex.row_keys:
+            return await self.evaluate(t.expr)
+        owners = sorted({c.split(".", 1)[0] for c in t.reads})
+        versions = tuple(self.ex.owner(o).version(o) if self.ex.ctx.registry.for_entity(o) else None for o in owners)
+        key = ("tag", name, self.subject, self.scope, self.ex.scope, versions, self.today)
+        return await cache.get(key, lambda: self.evaluate(t.expr))  # type: ignore[no-any-return]
+
+    async def evaluate(self, e: Expr) -> frozenset[str]:
+        if isinstance(e, And):
+            sets = await asyncio.gather(*(self.evaluate(a) for a in e.args))
+            return frozenset.intersection(*sets)
+        if isinstance(e, Or):
+            sets = await asyncio.gather(*(self.evaluate(a) for a in e.args))
+            return frozenset().union(*sets)
+        if isinstance(e, Not):
+            everyone, inside = await asyncio.gather(self.keys(), self.evaluate(e.arg))
+            return everyone - inside
+        if isinstance(e, TagRef):
+            return await self.tag(e.name)
+        if isinstance(e, Own):
+            return await self._own(e)
+        if isinstance(e, Linked):
+            return await self._linked(e)
+        assert isinstance(e, ResidentTag)
+        return await self._residents(e)
+
+    async def _own(self, a: Own) -> frozenset[str]:
+        key = KEYS[self.subject]
+        out = set()
+        for r in await self.universe():
+            v = age_on(r.get("birthDate"), self.today) if (self.subject, a.field) == ("Person", "age") else r.get(a.field)
+            if _holds(v, a.op, a.value) and r.get(key) is not None:
+                out.add(str(r[key]))
+        return frozenset(out)
+
+    def _relation(self, name: str) -> Relation:
+        return self.ex.relations[self.subject][name]
+
+    async def _linked(self, a: Linked) -> frozenset[str]:
+        rel = self._relation(a.relation)
+        records = await self._records(rel.target, record_scope(self.scope))
+        matched: set[Any] = set()  # values of rel.remote whose record(s) match
+        if a.quant == "one":
+            for r in records:
+                if a.field is None or _holds(r.get(a.field), a.op, a.value):
+                    matched.add(r.get(rel.remote))
+        elif a.quant == "any":
+            matched = {r.get(rel.remote) for r in records if _holds(r.get(a.field or ""), a.op, a.value)}
+        elif a.quant == "within":
+            assert rel.newest_first is not None and isinstance(a.value, int)
+            since = self.today - dt.timedelta(days=a.value)
+            matched = {r.get(rel.remote) for r in records
+                       if isinstance(d := r.get(rel.newest_first), dt.date) and d >= since}
+        else:  # latest
+            assert rel.newest_first is not None
+            newest: dict[Any, Record] = {}
+            for r in records:
+                k, d = r.get(rel.remote), r.get(rel.newest_first)
+                if not isinstance(d, dt.date):
+                    continue
+                seen = newest.get(k)
+                if seen is None or d > seen[rel.newest_first]:
+                    newest[k] = r
+            matched = {k for k, r in newest.items() if _holds(r.get(a.field or ""), a.op, a.value)}
+        matched.discard(None)
+        return await self._subjects(rel, matched)
+
+    async def _subjects(self, rel: Relation, values: Collection[Any]) -> frozenset[str]:
+        """The subject keys in the scope whose ``rel.local`` is one of ``values``."""
+        key = KEYS[self.subject]
+        if rel.local == key:
+            return frozenset(str(v) for v in values) & await self.keys()
+        return frozenset(str(r[key]) for r in await self.universe() if r.get(rel.local) in values
+                         and r.get(key) is not None)
+
+    async def _residents(self, a: ResidentTag) -> frozenset[str]:
+        rel_name, _, tag = a.name.partition(":")
+        rel = self._relation(rel_name)
+        other = self.others.get(rel.target)
+        if other is None:
+            other = self.others[rel.target] = Evaluation(self.ex, rel.target, self.scope)
+            other.fetched = self.fetched
+        people = await other.tag(tag)
+        pkey = KEYS[rel.target]
+        houses = {r.get(rel.remote) for r in await other.universe() if str(r.get(pkey)) in people}
+        houses.discard(None)
+        return await self._subjects(rel, houses)
+
+
+def _holds(v: Any, op: str | None, value: Any) -> bool:
+    if op is None:
+        return v is True
+    if v is None:
+        return False
+    v = getattr(v, "value", v)
+    try:
+        return COMPARE[op](v, value)
+    except TypeError:  # a department's value of another type than the schema's: no match, never a crash
+        return False
+
+
+async def tag_sets(ex: Executor, subject: str, scope: str, names: Iterable[str]) -> dict[str, frozenset[str]]:
+    ev = Evaluation(ex, subject, scope)
+    names = list(names)
+    found = await asyncio.gather(*(ev.tag(n) for n in names))
+    return dict(zip(names, found, strict=True))
+
+
+async def filtered(ex: Executor, subject: str, scope: str, tags: Iterable[str] | None,
+                   not_tags: Iterable[str] | None) -> frozenset[str]:
+    """The keys in the scope in every tag of ``tags`` and in none of ``not_tags``."""
+    yes = named(ex, subject, tags or (), "tags")
+    no = named(ex, subject, not_tags or (), "notTags")
+    ev = Evaluation(ex, subject, scope)
+    keep = await ev.evaluate(And(tuple(TagRef(n) for n in yes)) if len(yes) > 1 else TagRef(yes[0])) if yes \
+        else await ev.keys()
+    if no:
+        keep -= await ev.evaluate(Or(tuple(TagRef(n) for n in no)))
+    return keep
+
+
+async def fill(ex: Executor, subject: str, records: list[Record], path: tuple[str, ...]) -> None:
+    """``tags`` of each record: the usable tags it is in, in the catalogue's order (null and an error at
+    ``path`` when a department a tag reads fails)."""
+    names = usable_names(ex, subject)
+    key = KEYS[subject]
+    try:
+        sets = await tag_sets(ex, subject, ex.scope, names)
+    except GatewayError as e:
+        ex.ctx.error(path, e)
+        for r in records:
+            r["tags"] = None
+        return
+    for r in records:
+        k = str(r.get(key))
+        r["tags"] = [n for n in names if k in sets[n]]
+
+
+def definitions(access: Access, subject: str | None) -> list[dict[str, Any]]:
+    """The catalogue as ``TagDefinition`` records (dicts, as every record the schema serialises)."""
+    return [{"name": n, "subject": t.subject, "title": t.spec.title, "description": t.spec.description,
+             "owner": t.spec.owner, "definition": t.spec.where, "reads": sorted(t.reads), "usable": usable(access, t)}
+            for n, t in catalogue().items() if subject is None or t.subject == subject]

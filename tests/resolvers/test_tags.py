@@ -1,0 +1,165 @@
+"""Tags over the demo: members agree with the departments' own records, filters are exact, and a tag
+is usable only with every field it reads (real gateway, real department services)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from common.dates import age_on
+from schema.tags import load
+from tests.helpers import Api, codes
+from tests.resolvers.test_refreshing import operation_calls
+
+COMMITTEE = "310107005001"
+ALL = """query($f: PersonFilter, $a: String) { persons(first: 500, after: $a, filter: $f) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { id age tags welfare { livingAlone careLevel } } } } }"""
+
+
+def walk(api: Api, tok: str, f: dict[str, Any] | None = None, query: str = ALL, root: str = "persons") -> list[dict[str, Any]]:
+    out, after = [], None
+    while True:
+        body = api.gql(query, tok, {"f": f, "a": after})
+        assert "errors" not in body, body["errors"]
+        conn = body["data"][root]
+        out += [e["node"] for e in conn["edges"]]
+        if not conn["pageInfo"]["hasNextPage"]:
+            assert conn["totalCount"] == len(out)
+            return out
+        after = conn["pageInfo"]["endCursor"]
+
+
+@pytest.fixture(scope="module")
+def worker(api: Api) -> str:
+    """On the duty the tags serve: the disability grade and where people live are read for elderly care."""
+    return api.token("committee_worker", jurisdiction=COMMITTEE, purpose="elderly_care_visit")
+
+
+@pytest.fixture(scope="module")
+def residents(api: Api, worker: str) -> list[dict[str, Any]]:
+    return walk(api, worker)
+
+
+def test_members_are_what_the_records_say(residents: list[dict[str, Any]]) -> None:
+    """Each person's tags, recomputed here from the fields the worker reads through the same gateway."""
+    assert residents
+    for p in residents:
+        w = p["welfare"] or {}
+        age = p["age"]
+        expect = {
+            "aged-80-plus": age is not None and age >= 80,
+            "living-alone": w.get("livingAlone") is True,
+            "elder-living-alone": age is not None and age >= 70 and w.get("livingAlone") is True,
+            "needs-care": w.get("careLevel") in ("MODERATE", "SEVERE"),
+            "toddler-2-3": age is not None and 2 <= age <= 3,
+        }
+        for tag, member in expect.items():
+            assert (tag in p["tags"]) == member, (tag, p)
+    assert sum("elder-living-alone" in p["tags"] for p in residents) > 0
+
+
+def test_a_filter_is_the_members_exactly(api: Api, worker: str, residents: list[dict[str, Any]]) -> None:
+    by_tags = lambda yes, no=(): {p["id"] for p in residents if set(yes) <= set(p["tags"])  # noqa: E731
+                                  and not set(no) & set(p["tags"])}
+    for yes, no in [(["elder-living-alone"], []), (["aged-80-plus", "needs-care"], []), ([], ["aged-60-plus"]),
+                    (["vulnerable"], ["visited-90-days"]), (["living-alone"], ["aged-70-plus", "needs-care"])]:
+        got = walk(api, worker, {"tags": yes, "notTags": no})
+        assert {p["id"] for p in got} == by_tags(yes, no), (yes, no)
+    # with other filters: the same set narrowed by them
+    got = walk(api, worker, {"tags": ["living-alone"], "gender": "FEMALE", "ageMin": 75})
+    assert {p["id"] for p in got} <= by_tags(["living-alone"]) and all(p["age"] >= 75 for p in got)
+
+
+def test_silent_minority_is_vulnerable_and_unvisited(api: Api, worker: str) -> None:
+    q = """query($f: PersonFilter, $a: String) { persons(first: 500, after: $a, filter: $f) { totalCount
+        pageInfo { hasNextPage endCursor } edges { node { id tags visits { date } } } } }"""
+    since = dt.date.today() - dt.timedelta(days=90)
+    silent = walk(api, worker, {"tags": ["silent-minority"]}, q)
+    assert silent
+    for p in silent:
+        assert "vulnerable" in p["tags"] and "silent-minority" in p["tags"]
+        assert all(dt.date.fromisoformat(v["date"]) < since for v in p["visits"] or ())
+
+
+def test_house_tags(api: Api, worker: str) -> None:
+    q = """query($f: HouseFilter, $a: String) { houses(first: 500, after: $a, filter: $f) { totalCount
+        pageInfo { hasNextPage endCursor } edges { node { id tags statusHistory { status since }
+        residents { age tags } } } } }"""
+    houses = walk(api, worker, None, q, "houses")
+    vacant = {h["id"] for h in houses if h["statusHistory"] and h["statusHistory"][0]["status"] == "VACANT"}
+    assert vacant and vacant == {h["id"] for h in houses if "vacant" in h["tags"]}
+    watched = {h["id"] for h in houses if h["id"] not in vacant
+               and any("elder-living-alone" in (r["tags"] or ()) for r in h["residents"] or ())}
+    assert watched == {h["id"] for h in houses if "elder-alone-household" in h["tags"]}
+    got = walk(api, worker, {"tags": ["elder-alone-household"]}, q, "houses")
+    assert {h["id"] for h in got} == watched
+
+
+def test_one_call_per_department(api: Api) -> None:
+    """A cold filter over three departments asks each for its records in the scope once."""
+    tok = api.token("committee_worker", jurisdiction="310107005002", purpose="elderly_care_visit")
+    before = operation_calls(api)
+    body = api.gql('{ persons(first: 0, filter: {tags: ["vulnerable"]}) { totalCount } }', tok)
+    assert "errors" not in body, body
+    moved = {k: n - before[k] for k, n in operation_calls(api).items() if n != before[k]}
+    assert moved == {("population", "list"): 1, ("civil_affairs", "list"): 1, ("disability", "list"): 1}, moved
+    before = operation_calls(api)
+    assert api.gql('{ persons(first: 0, filter: {tags: ["vulnerable"]}) { totalCount } }', tok) == body
+    assert operation_calls(api) == before  # kept
+
+
+def test_a_tag_reading_what_the_role_may_not_read_is_not_usable(api: Api) -> None:
+    """A worker reads no health record: health tags are not listed for them, not in the catalogue as
+    usable, and refused as a filter; without the elderly-care purpose, no disability grade either, so
+    no silent minority."""
+    worker = api.token("committee_worker", jurisdiction=COMMITTEE, purpose="elderly_care_visit")
+    cat = api.gql("{ tags(subject: PERSON) { name usable reads } }", worker)["data"]["tags"]
+    usable = {t["name"] for t in cat if t["usable"]}
+    assert "hypertension" not in usable and "elder-chronic-alone" not in usable and "aged-80-plus" in usable
+    assert {t["name"] for t in cat} == {n for n, t in load().items() if t.subject == "Person"}
+    body = api.gql('{ persons(first: 1, filter: {tags: ["elder-chronic-alone"]}) { totalCount } }', worker)
+    assert codes(body) == ["UNAUTHORIZED_FIELD_OR_TYPE"] and body["data"]["persons"] is None
+    body = api.gql('{ persons(first: 1, filter: {notTags: ["hypertension"]}) { totalCount } }', worker)
+    assert codes(body) == ["UNAUTHORIZED_FIELD_OR_TYPE"]
+    tagged = walk(api, worker)
+    assert not any({"hypertension", "diabetes", "chronic-disease"} & set(p["tags"]) for p in tagged)
+    no_duty = api.token("committee_worker", jurisdiction=COMMITTEE)
+    cat = api.gql("{ tags(subject: PERSON) { name usable } }", no_duty)["data"]["tags"]
+    assert {t["name"] for t in cat if not t["usable"]} >= {"vulnerable", "silent-minority", "disabled"}
+    body = api.gql('{ persons(first: 1, filter: {tags: ["silent-minority"]}) { totalCount } }', no_duty)
+    assert codes(body) == ["UNAUTHORIZED_FIELD_OR_TYPE"]
+
+
+def test_roles_without_the_field_get_nothing(api: Api) -> None:
+    analyst = api.token("district_analyst", jurisdiction="310107")
+    body = api.gql("{ persons(first: 1) { edges { node { tags } } } }", analyst)
+    assert "UNAUTHORIZED_FIELD_OR_TYPE" in codes(body)
+    body = api.gql('{ persons(first: 1, filter: {tags: ["aged-80-plus"]}) { totalCount } }', analyst)
+    assert "UNAUTHORIZED_FIELD_OR_TYPE" in codes(body)
+
+
+@pytest.mark.parametrize("f", [{"tags": ["no-such-tag"]}, {"notTags": ["vacant"]}, {"tags": ["Aged 80"]}])
+def test_unknown_tags_are_bad_input(api: Api, worker: str, f: dict[str, Any]) -> None:
+    body = api.gql("query($f: PersonFilter) { persons(first: 1, filter: $f) { totalCount } }", worker, {"f": f})
+    assert codes(body) == ["BAD_USER_INPUT"] and body["data"]["persons"] is None
+
+
+def test_a_department_down_fails_only_the_tags_reading_it(make_api: Any, demo_env: dict[str, str]) -> None:
+    down = make_api(env={**demo_env, "HOTLINE_URL": "http://127.0.0.1:9"})
+    worker = down.token("committee_worker", jurisdiction=COMMITTEE, purpose="elderly_care_visit")
+    body = down.gql('{ houses(first: 1, filter: {tags: ["open-complaint"]}) { totalCount } }', worker)
+    assert codes(body) == ["DEPARTMENT_UNAVAILABLE"] and body["data"]["houses"] is None
+    body = down.gql("{ houses(first: 5) { edges { node { floor tags } } } }", worker)
+    assert codes(body) == ["DEPARTMENT_UNAVAILABLE"] and body["errors"][0]["path"][-1] == "tags"
+    assert all(e["node"]["floor"] is not None and e["node"]["tags"] is None for e in body["data"]["houses"]["edges"])
+    # no person tag reads the hotline: persons' tags are all there
+    body = down.gql("{ persons(first: 50) { edges { node { age tags } } } }", worker)
+    assert "errors" not in body, body["errors"]
+    nodes = [e["node"] for e in body["data"]["persons"]["edges"]]
+    assert all(("aged-60-plus" in n["tags"]) == (n["age"] >= 60) for n in nodes)
+
+
+def test_ages_are_by_birthday() -> None:
+    today = dt.date(2026, 3, 1)
+    assert age_on(dt.date(1946, 3, 1), today) == 80 and age_on(dt.date(1946, 3, 2), today) == 79
