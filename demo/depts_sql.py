@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zlib
 from pathlib import Path
 
 from demo.codes import AS_OF, fmt_date
@@ -53,7 +54,8 @@ def write_civil_affairs(world: World, data_dir: Path) -> Counts:
         weights = (50, 25, 15, 10) if age >= 80 else (80, 12, 6, 2) if age >= 65 else (95, 3, 1, 1)
         care = rng.choices((0, 1, 2, 3), weights)[0]
         rows.append([src_id(p.id_number, rng, 0.1), p.name, p.house.building.compound.committee.code,
-                     int(age >= 65 and p.registration == "LOCAL"), int(minimum), int(alone), care,
+                     int(age >= 65 and p.registration == "LOCAL" and not never_applied(p.id_number)), int(minimum),
+                     int(alone), care,
                      _stamp(rng)])
     used = {p.id_number for p in world.persons}
     for _ in range(max(1, len(rows) // 200)):  # ~0.5 % match no one
@@ -68,6 +70,12 @@ def write_civil_affairs(world: World, data_dir: Path) -> Counts:
         rows, ("id_card", "upper(id_card)", "committee_code"))}
     conn.close()
     return n
+
+
+def never_applied(id_number: str) -> bool:
+    """About 1 in 20 entitled to the elderly allowance never applied (the residents Query.eligible finds);
+    from the ID number, so the rest of the department's data stays as it was."""
+    return zlib.crc32(id_number.encode()) % 20 == 0
 
 
 def _stamp(rng: random.Random) -> str:

@@ -15,6 +15,7 @@ from resolvers.filters import page, plan
 from resolvers.selection import Sel, field_selection
 from resolvers.stats import run_stats
 from resolvers.tags import definitions
+from resolvers.worklists import known_rule, rules, silent_minority
 from schema.connection import Connection, decode_cursor, encode_cursor
 from schema.enums import TagSubject
 from schema.inputs import (
@@ -28,7 +29,7 @@ from schema.inputs import (
     StatsSubject,
 )
 from schema.stats import StatsResult
-from schema.tags import TagDefinition
+from schema.tags import EligibilityRule, TagDefinition, WorklistItem
 from schema.types import Building, Committee, Event, House, Node, Person, Shop
 
 
@@ -152,6 +153,42 @@ class Query:
         if not ctx.access.readable("Query.tags"):
             return None
         return definitions(ctx.access, subject.value if subject is not None else None)  # type: ignore[return-value]
+
+    @strawberry.field(description="The eligibility rules (eligibility/*.yaml) and whether the caller may use each.")
+    def eligibilityRules(self, info: strawberry.Info) -> list[EligibilityRule] | None:
+        ctx = _ctx(info)
+        if not ctx.access.readable("Query.eligibilityRules"):
+            return None
+        return rules(Executor(ctx))  # type: ignore[return-value]
+
+    @strawberry.field(description="Policy finds people (政策找人): residents in the caller's jurisdiction who "
+                                  "qualify for the rule's benefit and do not receive it yet (Query.eligibilityRules); "
+                                  "a person's jurisdictionCode names the committee that serves them.")
+    async def eligible(self, info: strawberry.Info, rule: str, first: int | None = None, after: str | None = None,
+                       filter: PlaceFilter | None = None) -> Connection[Person] | None:
+        try:
+            tag = known_rule(rule)
+        except GatewayError as e:
+            raise _gql(e) from None
+        f = PersonFilter(committee=filter.committee, compound=filter.compound, building=filter.building,
+                         tags=[tag]) if filter is not None else PersonFilter(tags=[tag])
+        return await connection(info, "Person", "eligible", first, after, f)  # type: ignore[return-value]
+
+    @strawberry.field(description="The silent minority: residents in the vulnerability tags with no visit in the "
+                                  "last `days` days, ranked (most reasons first, then longest without a visit), "
+                                  "with the tag names as reasons.")
+    async def silentMinority(self, info: strawberry.Info, days: int = 90, first: int = 50,
+                             filter: PlaceFilter | None = None) -> list[WorklistItem] | None:
+        ctx = _ctx(info)
+        if not ctx.access.readable("Query.silentMinority"):
+            return None
+        try:
+            ex = Executor(ctx)
+            await ex.prepare()
+            sel = _sel(info).get("person", {})
+            return await silent_minority(ex, days, first, filter, sel, _root_path(info))  # type: ignore[return-value]
+        except GatewayError as e:
+            raise _gql(e) from None
 
     @strawberry.field(description="Counts grouped by place, age band, gender and department attributes, every "
                                   "combination in scope listed; each count is a sum of protected finest cells "

@@ -29,7 +29,7 @@ from common.errors import BadRequestError, GatewayError, UnauthorizedFieldError
 from resolvers.access import ALLOW, Access
 from resolvers.relations import KEYS
 from schema.core import Relation
-from schema.tags import And, Expr, Linked, Not, Or, Own, ResidentTag, Tag, TagRef, load
+from schema.tags import RULE_PREFIX, And, Expr, Linked, Not, Or, Own, ResidentTag, Tag, TagRef, load
 
 if TYPE_CHECKING:
     from resolvers.execute import Executor
@@ -47,7 +47,9 @@ def usable(access: Access, tag: Tag) -> bool:
 
 
 def usable_names(ex: Executor, subject: str) -> list[str]:
-    return [n for n, t in catalogue().items() if t.subject == subject and usable(ex.ctx.access, t)]
+    """The catalogue's tags of the subject the caller may use (the rules' are asked by Query.eligible)."""
+    return [n for n, t in catalogue().items() if t.subject == subject and not n.startswith(RULE_PREFIX)
+            and usable(ex.ctx.access, t)]
 
 
 def named(ex: Executor, subject: str, names: Iterable[str], argument: str) -> list[str]:
@@ -81,7 +83,8 @@ class Evaluation:
         self.fetched: dict[tuple[str, str], asyncio.Task[list[Record]]] = {}
         self.others: dict[str, Evaluation] = {}
 
-    def _records(self, entity: str, scope: str) -> Awaitable[list[Record]]:
+    def records(self, entity: str, scope: str) -> Awaitable[list[Record]]:
+        """The entity's records in the scope, fetched once per evaluation."""
         k = (entity, scope)
         task = self.fetched.get(k)
         if task is None:
@@ -92,7 +95,7 @@ class Evaluation:
         return task
 
     async def universe(self) -> list[Record]:
-        return await self._records(self.subject, self.scope)
+        return await self.records(self.subject, self.scope)
 
     async def keys(self) -> frozenset[str]:
         key = KEYS[self.subject]
@@ -142,7 +145,7 @@ class Evaluation:
 
     async def _linked(self, a: Linked) -> frozenset[str]:
         rel = self._relation(a.relation)
-        records = await self._records(rel.target, record_scope(self.scope))
+        records = await self.records(rel.target, record_scope(self.scope))
         matched: set[Any] = set()  # values of rel.remote whose record(s) match
         if a.quant == "one":
             for r in records:
@@ -244,4 +247,4 @@ def definitions(access: Access, subject: str | None) -> list[dict[str, Any]]:
     """The catalogue as ``TagDefinition`` records (dicts, as every record the schema serialises)."""
     return [{"name": n, "subject": t.subject, "title": t.spec.title, "description": t.spec.description,
              "owner": t.spec.owner, "definition": t.spec.where, "reads": sorted(t.reads), "usable": usable(access, t)}
-            for n, t in catalogue().items() if subject is None or t.subject == subject]
+            for n, t in catalogue().items() if (subject is None or t.subject == subject) and not n.startswith(RULE_PREFIX)]

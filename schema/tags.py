@@ -30,6 +30,7 @@ cycle of tags, or a comparison that cannot hold is a ``SPEC_INVALID`` error nami
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,8 +45,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from adapters.base import FieldType
 from common.errors import SpecError
 from schema.model import SchemaModel, default_model
+from schema.types import Person
 
 TAGS_DIR = Path(__file__).resolve().parent.parent / "tags"
+RULES_DIR = Path(__file__).resolve().parent.parent / "eligibility"
+RULE_PREFIX = "rule:"  # a rule's residents are the tag rule:<name>
 SUBJECTS = ("Person", "House")
 NAME = r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 OPS = ("<=", ">=", "!=", "=", "<", ">")
@@ -60,6 +64,22 @@ class TagSpec(BaseModel):
     description: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     where: str = Field(min_length=1)
+
+
+class RuleSpec(BaseModel):
+    """An eligibility rule (``eligibility/*.yaml``): its residents qualify and do not receive the benefit."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=f"^{NAME}$", max_length=64)
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    benefit: str = Field(min_length=1)
+    qualifies: str = Field(min_length=1)
+    receives: str = Field(min_length=1)
+
+    def as_tag(self) -> TagSpec:
+        return TagSpec(name=self.name, subject="Person", title=self.title, description=self.description,
+                       owner=self.owner, where=f"({self.qualifies}) and not ({self.receives})")
 
 
 # --- the parsed definition ------------------------------------------------------------------------------
@@ -361,39 +381,55 @@ class _Checker:
         return t
 
 
-def check(specs: Iterable[TagSpec], model: SchemaModel | None = None) -> dict[str, Tag]:
-    """The tags, checked against the schema, by name (in file order)."""
+def check(specs: Iterable[TagSpec], model: SchemaModel | None = None,
+          rules: Iterable[RuleSpec] = ()) -> dict[str, Tag]:
+    """The tags, checked against the schema, by name (in file order); then the rules' tags
+    (``rule:<name>``, which may name tags but no tag may name)."""
     by_name: dict[str, TagSpec] = {}
     for s in specs:
         if s.name in by_name:
             raise SpecError(f"tag {s.name}: declared twice", tag=s.name)
         by_name[s.name] = s
     c = _Checker(model or default_model(), by_name)
-    return {name: c.tag(name) for name in by_name}
+    tags = {name: c.tag(name) for name in by_name}
+    for r in rules:
+        name = RULE_PREFIX + r.name
+        if name in c.specs:
+            raise SpecError(f"rule {r.name}: declared twice", tag=r.name)
+        c.specs = {**c.specs, name: r.as_tag()}
+        t = c.tag(name)
+        tags[name] = Tag(r.as_tag().model_copy(update={"name": name}), t.expr, t.reads, t.uses)
+    return tags
 
 
-def read_dir(directory: Path) -> list[TagSpec]:
-    out: list[TagSpec] = []
+def read_dir(directory: Path, model: type[BaseModel] = TagSpec) -> list[Any]:
+    out: list[Any] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise SpecError(f"{path.name}: not a readable YAML file ({type(e).__name__})", file=path.name) from None
         if not isinstance(raw, list):
-            raise SpecError(f"{path.name}: a list of tags expected", file=path.name)
+            raise SpecError(f"{path.name}: a list expected", file=path.name)
         for i, item in enumerate(raw):
             try:
-                out.append(TagSpec.model_validate(item))
+                out.append(model.model_validate(item))
             except ValidationError as e:
                 where = ".".join(str(p) for p in e.errors()[0]["loc"])
-                raise SpecError(f"{path.name}: tag {i + 1}: {where}: {e.errors()[0]['msg']}", file=path.name,
+                raise SpecError(f"{path.name}: entry {i + 1}: {where}: {e.errors()[0]['msg']}", file=path.name,
                                 field=where) from None
     return out
 
 
 @cache
-def load(directory: Path = TAGS_DIR) -> dict[str, Tag]:
-    return check(read_dir(directory))
+def load(directory: Path = TAGS_DIR, rules: Path = RULES_DIR) -> dict[str, Tag]:
+    """The tags of ``directory`` and, as ``rule:<name>``, the eligibility rules of ``rules``."""
+    return check(read_dir(directory), rules=read_dir(rules, RuleSpec) if rules.is_dir() else ())
+
+
+@cache
+def load_rules(rules: Path = RULES_DIR) -> dict[str, RuleSpec]:
+    return {r.name: r for r in read_dir(rules, RuleSpec)} if rules.is_dir() else {}
 
 
 @strawberry.type(description="A tag of the catalogue (tags/*.yaml): a named set of persons or houses.")
@@ -406,3 +442,25 @@ class TagDefinition:
     definition: str = strawberry.field(description="The definition (docs/tags.md).")
     reads: list[str] = strawberry.field(description="Schema coordinates it reads, those of the tags it names too.")
     usable: bool = strawberry.field(description="Whether the caller may read all of them in full, so use the tag.")
+
+
+@strawberry.type(description="An eligibility rule (eligibility/*.yaml): who qualifies for a benefit and does not receive it yet.")
+class EligibilityRule:
+    name: str = strawberry.field(description="What Query.eligible takes.")
+    title: str
+    description: str
+    owner: str = strawberry.field(description="Who answers for the rule.")
+    benefit: str
+    qualifies: str = strawberry.field(description="Who qualifies (a tag definition, docs/tags.md).")
+    receives: str = strawberry.field(description="Who receives the benefit already.")
+    reads: list[str] = strawberry.field(description="Schema coordinates the rule reads.")
+    usable: bool = strawberry.field(description="Whether the caller may read all of them in full, so use the rule.")
+
+
+@strawberry.type(description="A resident on the silent-minority worklist: vulnerable, and not visited lately.")
+class WorklistItem:
+    person: Person | None
+    reasons: list[str] = strawberry.field(description="The vulnerability tags the person is in (names, never the "
+                                          "values behind them).")
+    lastVisit: dt.date | None = strawberry.field(description="Day of the last visit on record; null: never visited.")
+    daysSinceVisit: int | None = strawberry.field(description="Days since that visit; null: never visited.")
