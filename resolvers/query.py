@@ -1,7 +1,7 @@
 """The root fields. Each one is a thin shell around the Executor seam."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -194,13 +194,17 @@ class Query:
                                   "combination in scope listed; each count is a sum of protected finest cells "
                                   "(cell key method, multiples of k), never a true count.")
     async def stats(self, info: strawberry.Info, subject: StatsSubject, groupBy: list[StatsDimension],
-                    filter: PlaceFilter | None = None) -> StatsResult | None:
+                    filter: PlaceFilter | None = None,
+                    tag: Annotated[str | None, strawberry.argument(
+                        description="Count only the members of this tag (Query.tags; docs/tags.md), under the same "
+                                    "protection; every field the tag reads must be readable at least as an "
+                                    "aggregate.")] = None) -> StatsResult | None:
         ctx = _ctx(info)
         if ctx.access.effect("Query.stats") not in (ALLOW, AGGREGATE):
             return None
         try:
             ex = Executor(ctx)
             await ex.prepare()
-            return await run_stats(ex, subject, groupBy, filter)  # type: ignore[return-value]
+            return await run_stats(ex, subject, groupBy, filter, tag)  # type: ignore[return-value]
         except GatewayError as e:
             raise _gql(e) from None

@@ -30,7 +30,9 @@ from resolvers.execute import Executor
 from resolvers.filters import narrow, places_given
 from resolvers.perturbation import released
 from resolvers.stats_lattice import DIMENSIONS, EMPTY, PLACES, Cell, Lattice, cells_of, lattice
+from resolvers.tags import catalogue
 from schema.inputs import StatsDimension, StatsSubject
+from schema.tags import RULE_PREFIX
 
 D = StatsDimension
 SUBJECTS: dict[StatsSubject, tuple[str, dict[D, str]]] = {
@@ -67,28 +69,43 @@ def authorize(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimen
 
 
 def protected_table(secret: bytes, subject: StatsSubject, cells: Sequence[Cell], true: dict[Cell, int],
-                    base: int) -> dict[Cell, int]:
-    """The protected finest table: the only thing any stats answer is computed from."""
-    return {cell: released(secret, "|".join([subject.value, *(str(getattr(v, "value", v)) for v in cell)]),
+                    base: int, tag: str | None = None) -> dict[Cell, int]:
+    """The protected finest table: the only thing any stats answer is computed from. A tag's table has cell
+    keys of its own (the tag's name is part of each), so it is protected as a table apart."""
+    head = [subject.value] if tag is None else [subject.value, f"tag:{tag}"]
+    return {cell: released(secret, "|".join([*head, *(str(getattr(v, "value", v)) for v in cell)]),
                            true.get(cell, 0), base) for cell in cells}
 
 
-async def lattice_of(ex: Executor, subject: StatsSubject, scope: str) -> Lattice:
+def authorize_tag(ex: Executor, subject: StatsSubject, tag: str) -> None:
+    """A tag counted in stats: known, of the subject, and every field it reads readable at least as an
+    aggregate by the caller."""
+    t = catalogue().get(tag)
+    entity = SUBJECTS[subject][0]
+    if t is None or t.subject != entity or tag.startswith(RULE_PREFIX):
+        raise BadRequestError(f"no {entity} tag {tag!r}", argument="tag")
+    denied = sorted(c for c in t.reads if ex.ctx.access.enforced(c) not in (ALLOW, AGGREGATE))
+    if denied:
+        raise UnauthorizedFieldError(f"tag {tag} reads {denied[0]}, not readable even as an aggregate by this role",
+                                     coordinate=denied[0], argument="tag")
+
+
+async def lattice_of(ex: Executor, subject: StatsSubject, scope: str, tag: str | None = None) -> Lattice:
     """The lattice of (subject, scope) today with its protected finest table, from the gateway's cache
     when it keeps one (never for a caller whose rows are restricted by a relationship, e.g. a family
     doctor's contracted residents). Protection is deterministic (keyed cell keys), so a kept table
     is the one computing it again would give."""
     async def protected() -> Lattice:
-        lat = await lattice(ex, subject, scope)
+        lat = await lattice(ex, subject, scope, tag)
         cells = cells_of(subject, lat.places[D.BUILDING])
         return replace(lat, protected=protected_table(ex.ctx.limits.stats_key, subject, cells, lat.true,
-                                                      ex.ctx.limits.k_anonymity))
+                                                      ex.ctx.limits.k_anonymity, tag))
 
     cache = ex.ctx.stats_cache
     if cache is None or ex.row_keys:
         return await protected()
     # the places are listed within the caller's own scope (Executor.in_scope): it is part of the key
-    return await cache.get((subject, scope, ex.scope, dt.date.today()), protected)  # type: ignore[no-any-return]
+    return await cache.get((subject, scope, ex.scope, tag, dt.date.today()), protected)  # type: ignore[no-any-return]
 
 
 def group_sums(subject: StatsSubject, table: dict[Cell, int], place_rows: list[str],
@@ -107,11 +124,13 @@ def group_sums(subject: StatsSubject, table: dict[Cell, int], place_rows: list[s
 
 
 async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension],
-                    place: Any) -> dict[str, Any]:
+                    place: Any, tag: str | None = None) -> dict[str, Any]:
     authorize(ex, subject, group_by, place)
+    if tag is not None:
+        authorize_tag(ex, subject, tag)
     k = ex.ctx.limits.k_anonymity
     scope = narrow(ex.scope, place) if place is not None else ex.scope
-    lat = await lattice_of(ex, subject, scope) if scope is not None else EMPTY
+    lat = await lattice_of(ex, subject, scope, tag) if scope is not None else EMPTY
 
     # the rows of the answer: every place of the finest requested level, times every dimension value
     place_dims = [d for d in group_by if d in PLACES]

@@ -21,9 +21,12 @@ from enum import Enum
 from typing import Any
 
 from adapters.base import Eq, GroupBy, ListQuery, Range
+from adapters.mapping import JURISDICTION
 from common.dates import age_on
 from resolvers.execute import Executor
 from resolvers.filters import record_scope, years_ago
+from resolvers.relations import KEYS
+from resolvers.tags import Evaluation
 from schema.enums import AgeBand, Gender, PropertyType, ShopCategory
 from schema.inputs import StatsDimension, StatsSubject
 
@@ -62,11 +65,45 @@ class Lattice:
 EMPTY = Lattice({d: [] for d in PLACES}, {})
 
 
-async def lattice(ex: Executor, subject: StatsSubject, scope: str) -> Lattice:
+async def lattice(ex: Executor, subject: StatsSubject, scope: str, tag: str | None = None) -> Lattice:
+    """The lattice of the subject's units in the scope, or of those in ``tag`` only."""
     levels = await asyncio.gather(*(places(ex, d, scope) for d in PLACES))
     at = dict(zip(PLACES, levels, strict=True))
     buildings = at[StatsDimension.BUILDING]
-    return Lattice(at, await true_counts(ex, subject, scope, buildings) if buildings else {})
+    if not buildings:
+        return Lattice(at, {})
+    counts = await (tagged_counts(ex, subject, scope, buildings, tag) if tag is not None
+                    else true_counts(ex, subject, scope, buildings))
+    return Lattice(at, counts)
+
+
+async def tagged_counts(ex: Executor, subject: StatsSubject, scope: str, buildings: Sequence[str],
+                        tag: str) -> dict[Cell, int]:
+    """True count per non-empty finest cell of the members of a tag (resolvers/tags.py), from the records
+    the tag was evaluated on: the subject's own (building, birth date, gender, property type) and, for
+    persons, the civil affairs bureau's living-alone records."""
+    entity = "Person" if subject is StatsSubject.PERSONS else "House"
+    ev = Evaluation(ex, entity, scope)
+    members = await ev.tag(tag)
+    key = KEYS[entity]
+    today = dt.date.today()
+    alone: set[str] = set()
+    if subject is StatsSubject.PERSONS:
+        alone = {str(r.get("idNumber")) for r in await ev.records("Welfare", record_scope(scope))
+                 if r.get("livingAlone") is True}
+    known = set(buildings)
+    out: dict[Cell, int] = {}
+    for r in await ev.universe():
+        k, b = str(r.get(key)), str(r.get(JURISDICTION) or "")[:18]
+        if k not in members or b not in known:
+            continue
+        if subject is StatsSubject.PERSONS:
+            cell: Cell = (b, band_of(r.get("birthDate"), today), _member(Gender, r.get("gender")), k in alone)
+        else:
+            cell = (b, _member(PropertyType, r.get("propertyType")))
+        if all(v is not None for v in cell[1:]):
+            out[cell] = out.get(cell, 0) + 1
+    return out
 
 
 def band_of(born: Any, today: dt.date) -> AgeBand | None:

@@ -240,3 +240,33 @@ def test_worklist_needs_the_duty(api: Api) -> None:
     assert codes(api.gql(WORKLIST, no_duty, {"d": 90, "n": 5})) == ["UNAUTHORIZED_FIELD_OR_TYPE"]
     analyst = api.token("district_analyst", jurisdiction="310107")
     assert "UNAUTHORIZED_FIELD_OR_TYPE" in codes(api.gql(WORKLIST, analyst, {"d": 90, "n": 5}))
+
+
+# --- tag counts in stats ---------------------------------------------------------------------------------
+TAG_STATS = """query($t: String) { stats(subject: PERSONS, groupBy: [COMMITTEE, AGE_BAND], tag: $t) { k total
+    cells { committee ageBand count } } }"""
+
+
+def test_tag_counts_are_protected_like_any_stats(api: Api) -> None:
+    analyst = api.token("district_analyst", jurisdiction="310107")
+    dev = api.token("developer")
+    body = api.gql(TAG_STATS, analyst, {"t": "aged-80-plus"})
+    assert "errors" not in body, body["errors"]
+    res = body["data"]["stats"]
+    k = res["k"]
+    assert all(c["count"] % k == 0 for c in res["cells"])
+    assert api.gql(TAG_STATS, analyst, {"t": "aged-80-plus"}) == body  # the same protected table again
+    true = api.gql('{ persons(first: 0, filter: {tags: ["aged-80-plus"]}) { totalCount } }', dev)
+    n = true["data"]["persons"]["totalCount"]
+    committees = len({c["committee"] for c in res["cells"]})
+    assert n > 0 and abs(res["total"] - n) <= k * committees * 30  # perturbed per finest cell, never exact
+    untagged = api.gql(TAG_STATS, analyst, {"t": None})["data"]["stats"]
+    assert untagged["total"] > res["total"]
+
+
+@pytest.mark.parametrize(("tag", "code"), [("hypertension", "UNAUTHORIZED_FIELD_OR_TYPE"),
+                                           ("no-such-tag", "BAD_USER_INPUT"), ("vacant", "BAD_USER_INPUT"),
+                                           ("rule:elderly-allowance", "BAD_USER_INPUT")])
+def test_tag_counts_refusals(api: Api, tag: str, code: str) -> None:
+    analyst = api.token("district_analyst", jurisdiction="310107")
+    assert codes(api.gql(TAG_STATS, analyst, {"t": tag})) == [code]
