@@ -2,10 +2,7 @@
 request it gets, counts converted like records, and every malformed answer DEPARTMENT_BAD_DATA."""
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +13,7 @@ from adapters.base import GroupBy, ListQuery
 from adapters.registry import Registry
 from common.errors import AdapterBadDataError
 from schema.build import catalogue
+from tests.stand import JsonHandler, Served
 
 ADAPTERS = Path(__file__).resolve().parents[2] / "adapters"
 
@@ -28,24 +26,15 @@ class Stand:
         self.asked: list[dict[str, list[str]]] = []
         stand = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 stand.asked.append(parse_qs(url.query))
                 empty = {"data": {"list": [], "total": 0}}  # the listing: no houses
-                raw = json.dumps(stand.body if url.path == "/api/v1/houses/counts" else empty).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                self.reply(200, stand.body if url.path == "/api/v1/houses/counts" else empty)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        served = Served(Handler)
+        self.server, self.url = served.server, served.url
 
 
 @pytest.fixture(scope="module")

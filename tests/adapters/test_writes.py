@@ -8,9 +8,7 @@ import datetime as dt
 import json
 import sqlite3
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from common.errors import (
     SpecError,
 )
 from schema.build import catalogue
+from tests.stand import JsonHandler, Served
 
 TYPES = """\
 enums:
@@ -188,25 +187,16 @@ class Stand:
         self.status = 201
         stand = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 key = self.headers.get("Idempotency-Key")
                 stand.got.append((body, key))
                 row = stand.kept.setdefault(key or "", {**body, "id": len(stand.kept) + 1})
-                raw = json.dumps(stand.answer if stand.answer is not None else {"data": row}).encode()
-                self.send_response(stand.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                self.reply(stand.status, stand.answer if stand.answer is not None else {"data": row})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        served = Served(Handler)
+        self.server, self.url = served.server, served.url
 
 
 @pytest.fixture
