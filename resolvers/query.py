@@ -12,6 +12,7 @@ from resolvers.context import RequestContext
 from resolvers.defer import spread
 from resolvers.execute import Executor
 from resolvers.filters import page, plan
+from resolvers.planning import similar_buildings
 from resolvers.selection import Sel, field_selection
 from resolvers.stats import run_stats
 from resolvers.tags import definitions
@@ -28,7 +29,7 @@ from schema.inputs import (
     StatsDimension,
     StatsSubject,
 )
-from schema.stats import StatsResult
+from schema.stats import SimilarBuilding, StatsResult
 from schema.tags import EligibilityRule, TagDefinition, WorklistItem
 from schema.types import Building, Committee, Event, House, Node, Person, Shop
 
@@ -187,6 +188,23 @@ class Query:
             await ex.prepare()
             sel = _sel(info).get("person", {})
             return await silent_minority(ex, days, first, filter, sel, _root_path(info))  # type: ignore[return-value]
+        except GatewayError as e:
+            raise _gql(e) from None
+
+    @strawberry.field(description="Walk-up buildings without an elevator ranked by how much they resemble the "
+                                  "building `to` or, without it, the buildings in scope that retrofitted one "
+                                  "(profile: floors, units, protected share of residents aged 70+, elevator; "
+                                  "docs/planning.md).")
+    async def similarBuildings(self, info: strawberry.Info, to: strawberry.ID | None = None,
+                               first: int = 10) -> list[SimilarBuilding] | None:
+        ctx = _ctx(info)
+        if not ctx.access.readable("Query.similarBuildings"):
+            return None
+        try:
+            ex = Executor(ctx)
+            await ex.prepare()
+            sel = _sel(info).get("building", {})
+            return await similar_buildings(ex, to, first, sel, _root_path(info))  # type: ignore[return-value]
         except GatewayError as e:
             raise _gql(e) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.enums import AgeBand, Gender, PropertyType, ShopCategory
+from schema.types import Building
 
 
 @strawberry.type(description="One cell of a stats table. A dimension not grouped by is null. Age bands are age "
@@ -41,3 +42,16 @@ class StatsResult:
         description="Always 0: no cell is suppressed.",
         deprecation_reason="Counts are protected by perturbation, not suppression.")
     total: int = strawberry.field(description="Sum of the released counts (the protected total of the scope).")
+
+
+@strawberry.type(description="A building ranked by how much its profile resembles that of the buildings that "
+                              "retrofitted an elevator (docs/planning.md).")
+class SimilarBuilding:
+    building: Building | None
+    distance: float = strawberry.field(description="Distance of the profiles: 0 is the same profile.")
+    floors: int | None
+    units: int = strawberry.field(description="Houses in the building (housing).")
+    residents: int = strawberry.field(description="Protected count of its residents (a multiple of k).")
+    shareOver70: float | None = strawberry.field(
+        description="Protected share of residents aged 70 or more: from the protected finest cells, never a true "
+                    "count; null when the protected count of residents is 0.")
