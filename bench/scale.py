@@ -7,7 +7,8 @@
 For each size: the demo's department services, an embedded gateway (its own audit file), the
 seconds from the gateway's start until every department is up in /readyz, then each query once cold and nine times
 warm (median); then a new version of the largest ledger file swapped in under a reader.
-Queries: W1 and W2 of bench/run.py, a count, the two-department filtered count, and district stats of persons and houses (district analyst). The report
+Queries: W1 and W2 of bench/run.py, a count, the two-department filtered count, a tag filter over three
+departments (docs/tags.md), and district stats of persons and houses (district analyst). The report
 (bench/results/scale.md) gives both sizes, the growth ratio, and the issue's targets.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ QUERIES: list[tuple[str, str, str, str]] = [  # name, query, role, jurisdiction
     ("persons totalCount", "{ persons(first: 1) { totalCount } }", "developer", "310107005"),
     ("filtered count (ageMin 80, livingAlone)",
      "{ persons(first: 1, filter: {ageMin: 80, livingAlone: true}) { totalCount } }", "developer", "310107005"),
+    ("tag filter count (elders alone, not visited in 90 days)",
+     '{ persons(first: 1, filter: {tags: ["elder-living-alone"], notTags: ["visited-90-days"]}) { totalCount } }',
+     "subdistrict_officer", "310107005"),
     ("stats PERSONS by committee x age band",
      "{ stats(subject: PERSONS, groupBy: [COMMITTEE, AGE_BAND]) { k cells { count } } }", "district_analyst",
      "310107005"),

@@ -19,7 +19,7 @@ def test_tiny_scale_run_reports_every_query_at_both_sizes(tmp_path: Path) -> Non
     assert ("| query | cold 3,000 | warm 3,000 | cold 6,000 | warm 6,000 | rows 3,000 | rows 6,000 | growth "
             "| growth per row | target | errors |") in report
     rows = [ln.split("|") for ln in report.splitlines() if ln.startswith("| ") and "---" not in ln][1:]
-    assert len(rows) == 6
+    assert len(rows) == 7
     for row in rows:
         assert all(float(v) > 0 for v in row[2:6] + row[8:9]), row  # every query timed at both sizes
         assert row[11].strip() == "-", row  # no query answered with an error
