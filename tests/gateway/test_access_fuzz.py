@@ -77,8 +77,10 @@ FILTER_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
                "elderlyAllowance": ("Person.welfare", "Welfare.elderlyAllowance"),
                "minimumLivingGuarantee": ("Person.welfare", "Welfare.minimumLivingGuarantee"),
                "disabilityCategory": ("Person.disability", "Disability.category"),
-               "hasDisability": ("Person.disability",), "isVeteran": ("Person.veteran",)},
-    "House": {"propertyType": ("House.propertyType",)},
+               "hasDisability": ("Person.disability",), "isVeteran": ("Person.veteran",),
+               # a tag filter needs Person.tags, then each tag usable (an unknown name is BAD_USER_INPUT)
+               "tags": ("Person.tags",), "notTags": ("Person.tags",)},
+    "House": {"propertyType": ("House.propertyType",), "tags": ("House.tags",), "notTags": ("House.tags",)},
     "Building": {"hasElevator": ("Building.hasElevator",)},
     "Shop": {"category": ("Shop.category",), "foodSafetyGrade": ("Shop.foodSafetyGrade",), "grade": ("Shop.grade",)},
     "Event": {"category": ("Event.category",)},
