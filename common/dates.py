@@ -11,3 +11,11 @@ def age_on(born: Any, today: dt.date) -> int | None:
     if not isinstance(born, dt.date):
         return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def years_ago(today: dt.date, n: int) -> dt.date:
+    """The same day ``n`` years before ``today`` (28 February for a 29th)."""
+    try:
+        return today.replace(year=today.year - n)
+    except ValueError:
+        return today.replace(year=today.year - n, day=28)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapters.base import Eq, Filter, ListQuery, Range, Record
+from common.dates import years_ago
 from common.errors import BadRequestError, UnauthorizedFieldError
 from common.jurisdiction import validate_scope
 from resolvers.access import ALLOW
 from resolvers.execute import Executor
-from resolvers.relations import KEYS
+from resolvers.keysets import record_scope, root_keys
 from resolvers.shop_grade import grades
 from resolvers.tags import filtered as tag_filter
 
@@ -77,22 +78,6 @@ def require(ex: Executor, coordinate: str, argument: str) -> None:
 
 def _value(v: Any) -> Any:
     return v.value if hasattr(v, "value") else v
-
-
-def years_ago(today: dt.date, n: int) -> dt.date:
-    try:
-        return today.replace(year=today.year - n)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - n, day=28)
-
-
-def record_scope(scope: str) -> str:
-    """Scope for fetching key sets from departments' person records.
-
-    Those records carry at most a committee code, so a finer scope would find none; the
-    key set only restricts a root query that is itself scoped, so nothing leaves the gateway.
-    """
-    return scope[:12]
 
 
 def places_given(f: Any) -> bool:
@@ -196,20 +181,6 @@ async def joined(ex: Executor, entity: str, p: Plan, joins: list[tuple[str, str,
     key = ("joined", SHIP_KEYS, entity, scope, ex.scope, tuple(joins), tuple(sorted(p.filters.items(), key=lambda kv: kv[0])),
            ex.owner(entity).version(entity), *(ex.owner(rtype).version(rtype) for rtype, _, _ in joins))
     return await cache.get(key, compute)  # type: ignore[no-any-return]
-
-
-async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Filter]) -> frozenset[str]:
-    """The keys of the root entity's records in the scope that pass the pushed filters, kept like the
-    department key sets (for callers without row restrictions only, as those)."""
-    async def fetch() -> frozenset[str]:
-        records, _ = await ex.list_root(entity, ListQuery(scope=scope, filters=filters, limit=None))
-        return frozenset(r[KEYS[entity]] for r in records)
-
-    if ex.ctx.keysets is None or ex.row_keys:
-        return await fetch()
-    key = ("root", entity, scope, ex.scope, tuple(sorted(filters.items(), key=lambda kv: kv[0])),
-           ex.owner(entity).version(entity))
-    return await ex.ctx.keysets.get(key, fetch)  # type: ignore[no-any-return]
 
 
 async def page(ex: Executor, entity: str, p: Plan, offset: int, n: int,

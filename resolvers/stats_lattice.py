@@ -22,9 +22,9 @@ from typing import Any
 
 from adapters.base import Eq, GroupBy, ListQuery, Range
 from adapters.mapping import JURISDICTION
-from common.dates import age_on
+from common.dates import age_on, years_ago
 from resolvers.execute import Executor
-from resolvers.filters import record_scope, years_ago
+from resolvers.keysets import record_scope
 from resolvers.relations import KEYS
 from resolvers.tags import Evaluation
 from schema.enums import AgeBand, Gender, PropertyType, ShopCategory
@@ -84,7 +84,7 @@ async def tagged_counts(ex: Executor, subject: StatsSubject, scope: str, buildin
     persons, the civil affairs bureau's living-alone records."""
     entity = "Person" if subject is StatsSubject.PERSONS else "House"
     ev = Evaluation(ex, entity, scope)
-    members = await ev.tag(tag)
+    members = (await ev.tag(tag)).keys
     key = KEYS[entity]
     today = dt.date.today()
     alone: set[str] = set()

@@ -21,12 +21,14 @@ import asyncio
 import datetime as dt
 import operator
 from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import ListQuery, Record
-from common.dates import age_on
-from common.errors import BadRequestError, GatewayError, UnauthorizedFieldError
+from adapters.base import Eq, Filter, ListQuery, Range, Record
+from common.dates import age_on, years_ago
+from common.errors import BadRequestError, FilterNotAllowedError, GatewayError, UnauthorizedFieldError
 from resolvers.access import ALLOW, Access
+from resolvers.keysets import record_scope, root_keys
 from resolvers.relations import KEYS
 from schema.core import Relation
 from schema.tags import RULE_PREFIX, And, Expr, Linked, Not, Or, Own, ResidentTag, Tag, TagRef, load
@@ -67,19 +69,32 @@ def named(ex: Executor, subject: str, names: Iterable[str], argument: str) -> li
     return out
 
 
-def record_scope(scope: str) -> str:
-    """Departments' records carry at most a committee code (resolvers/filters.py record_scope)."""
-    return scope[:12]
+@dataclass(frozen=True)
+class Found:
+    """A key set, and whether it is exact: only keys of the subject's records in the scope. A set made
+    from a department's records by the subject's key is not (the department may file records of
+    persons outside the scope, or of nobody); one with an exact part in an ``and``, a ``not``, or one
+    read off the subject's own records is. Membership of a record in scope needs no exactness; a
+    filter's answer and its count do (``exactly``)."""
+    keys: frozenset[str]
+    exact: bool
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 class Evaluation:
     """One evaluation of tags over a scope: each department's records fetched once, each tag's set once."""
 
-    def __init__(self, ex: Executor, subject: str, scope: str) -> None:
+    def __init__(self, ex: Executor, subject: str, scope: str, wide: bool = True) -> None:
         self.ex = ex
         self.subject = subject
         self.scope = scope
         self.today = ex.today
+        # wide: every subject in the scope is read anyway (a ``not``, an answer to make exact, a field no
+        # filter can ask for), and the own-field atoms are read off those records, so the subject's
+        # department is asked once; narrow: each is pushed down as a filter, reading only its matches
+        self.wide = wide
         self.fetched: dict[tuple[str, str], asyncio.Task[list[Record]]] = {}
         self.others: dict[str, Evaluation] = {}
 
@@ -98,10 +113,13 @@ class Evaluation:
         return await self.records(self.subject, self.scope)
 
     async def keys(self) -> frozenset[str]:
-        key = KEYS[self.subject]
-        return frozenset(str(r[key]) for r in await self.universe() if r.get(key) is not None)
+        """Every subject's key in the scope (kept like the filters' key sets, or from the records read)."""
+        return await root_keys(self.ex, self.subject, self.scope, {}, self.universe if self.wide else None)
 
-    async def tag(self, name: str) -> frozenset[str]:
+    async def exactly(self, found: Found) -> frozenset[str]:
+        return found.keys if found.exact else found.keys & await self.keys()
+
+    async def tag(self, name: str) -> Found:
         """The tag's keys in the scope, kept across requests when the gateway keeps key sets."""
         t = catalogue()[name]
         cache = self.ex.ctx.keysets
@@ -112,16 +130,16 @@ class Evaluation:
         key = ("tag", name, self.subject, self.scope, self.ex.scope, versions, self.today)
         return await cache.get(key, lambda: self.evaluate(t.expr))  # type: ignore[no-any-return]
 
-    async def evaluate(self, e: Expr) -> frozenset[str]:
+    async def evaluate(self, e: Expr) -> Found:
         if isinstance(e, And):
-            sets = await asyncio.gather(*(self.evaluate(a) for a in e.args))
-            return frozenset.intersection(*sets)
+            parts = await asyncio.gather(*(self.evaluate(a) for a in e.args))
+            return Found(frozenset.intersection(*(p.keys for p in parts)), any(p.exact for p in parts))
         if isinstance(e, Or):
-            sets = await asyncio.gather(*(self.evaluate(a) for a in e.args))
-            return frozenset().union(*sets)
+            parts = await asyncio.gather(*(self.evaluate(a) for a in e.args))
+            return Found(frozenset().union(*(p.keys for p in parts)), all(p.exact for p in parts))
         if isinstance(e, Not):
             everyone, inside = await asyncio.gather(self.keys(), self.evaluate(e.arg))
-            return everyone - inside
+            return Found(everyone - inside.keys, True)
         if isinstance(e, TagRef):
             return await self.tag(e.name)
         if isinstance(e, Own):
@@ -131,19 +149,27 @@ class Evaluation:
         assert isinstance(e, ResidentTag)
         return await self._residents(e)
 
-    async def _own(self, a: Own) -> frozenset[str]:
+    async def _own(self, a: Own) -> Found:
+        """Pushed down to the subject's department as a filter where it can be (a range of birth dates for an
+        age), so only the matching records are read; else read off every record in the scope."""
+        pushed = None if self.wide else pushable(self.subject, a, self.today)
+        if pushed is not None:
+            try:
+                return Found(await root_keys(self.ex, self.subject, self.scope, pushed), True)
+            except FilterNotAllowedError:
+                pass  # the department filters on other fields only
         key = KEYS[self.subject]
         out = set()
         for r in await self.universe():
             v = age_on(r.get("birthDate"), self.today) if (self.subject, a.field) == ("Person", "age") else r.get(a.field)
             if _holds(v, a.op, a.value) and r.get(key) is not None:
                 out.add(str(r[key]))
-        return frozenset(out)
+        return Found(frozenset(out), True)
 
     def _relation(self, name: str) -> Relation:
         return self.ex.relations[self.subject][name]
 
-    async def _linked(self, a: Linked) -> frozenset[str]:
+    async def _linked(self, a: Linked) -> Found:
         rel = self._relation(a.relation)
         records = await self.records(rel.target, record_scope(self.scope))
         matched: set[Any] = set()  # values of rel.remote whose record(s) match
@@ -172,26 +198,77 @@ class Evaluation:
         matched.discard(None)
         return await self._subjects(rel, matched)
 
-    async def _subjects(self, rel: Relation, values: Collection[Any]) -> frozenset[str]:
-        """The subject keys in the scope whose ``rel.local`` is one of ``values``."""
+    async def _subjects(self, rel: Relation, values: Collection[Any]) -> Found:
+        """The subjects whose ``rel.local`` is one of ``values``: the values themselves when that is the
+        subject's key (not exact), else read off the subject's records in the scope (exact)."""
         key = KEYS[self.subject]
         if rel.local == key:
-            return frozenset(str(v) for v in values) & await self.keys()
-        return frozenset(str(r[key]) for r in await self.universe() if r.get(rel.local) in values
-                         and r.get(key) is not None)
+            return Found(frozenset(str(v) for v in values), False)
+        return Found(frozenset(str(r[key]) for r in await self.universe() if r.get(rel.local) in values
+                               and r.get(key) is not None), True)
 
-    async def _residents(self, a: ResidentTag) -> frozenset[str]:
+    async def _residents(self, a: ResidentTag) -> Found:
         rel_name, _, tag = a.name.partition(":")
         rel = self._relation(rel_name)
         other = self.others.get(rel.target)
         if other is None:
             other = self.others[rel.target] = Evaluation(self.ex, rel.target, self.scope)
             other.fetched = self.fetched
-        people = await other.tag(tag)
+        people = (await other.tag(tag)).keys
         pkey = KEYS[rel.target]
         houses = {r.get(rel.remote) for r in await other.universe() if str(r.get(pkey)) in people}
         houses.discard(None)
         return await self._subjects(rel, houses)
+
+
+def _expanded(e: Expr) -> Expr:
+    return _expanded(catalogue()[e.name].expr) if isinstance(e, TagRef) else e
+
+
+def wide(ex: Executor, subject: str, e: Expr) -> bool:
+    """Whether evaluating ``e`` reads every subject in the scope anyway (see ``Evaluation.wide``)."""
+    e = _expanded(e)
+    if isinstance(e, Not):
+        return True
+    if isinstance(e, And | Or):
+        return any(wide(ex, subject, a) for a in e.args)
+    if isinstance(e, Own):
+        return pushable(subject, e, dt.date.today()) is None
+    if isinstance(e, Linked):
+        return ex.relations[subject][e.relation].local != KEYS[subject]
+    return False  # a resident tag reads the residents, not every house
+
+
+def exact(ex: Executor, subject: str, e: Expr) -> bool:
+    """Whether ``e``'s set is exact without reading every subject (``Found.exact``, known beforehand)."""
+    e = _expanded(e)
+    if isinstance(e, And):
+        return any(exact(ex, subject, a) for a in e.args)
+    if isinstance(e, Or):
+        return all(exact(ex, subject, a) for a in e.args)
+    if isinstance(e, Not | Own):
+        return True
+    if isinstance(e, Linked):
+        return ex.relations[subject][e.relation].local != KEYS[subject]
+    return False
+
+
+def pushable(subject: str, a: Own, today: dt.date) -> dict[str, Filter] | None:
+    """The department filter equal to an own-field atom, when there is one: an age compared becomes a range
+    of birth dates (whole years on ``today``, as ``Person.age``); ``=`` and a true Boolean an equality;
+    ``!=`` and other comparisons none."""
+    if (subject, a.field) == ("Person", "age") and a.op in ("=", ">=", ">", "<=", "<"):
+        n = int(a.value)
+        lo_age = {"=": n, ">=": n, ">": n + 1}.get(a.op)
+        hi_age = {"=": n, "<=": n, "<": n - 1}.get(a.op)
+        oldest = years_ago(today, hi_age + 1) + dt.timedelta(days=1) if hi_age is not None else None
+        youngest = years_ago(today, lo_age) if lo_age is not None else None
+        return {"birthDate": Range(oldest, youngest)}
+    if a.op is None:
+        return {a.field: Eq((True,))}
+    if a.op == "=":
+        return {a.field: Eq((a.value,))}
+    return None
 
 
 def _holds(v: Any, op: str | None, value: Any) -> bool:
@@ -207,10 +284,11 @@ def _holds(v: Any, op: str | None, value: Any) -> bool:
 
 
 async def tag_sets(ex: Executor, subject: str, scope: str, names: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Each tag's keys, exact or not: for telling whether records in the scope are members."""
     ev = Evaluation(ex, subject, scope)
     names = list(names)
     found = await asyncio.gather(*(ev.tag(n) for n in names))
-    return dict(zip(names, found, strict=True))
+    return {n: f.keys for n, f in zip(names, found, strict=True)}
 
 
 async def filtered(ex: Executor, subject: str, scope: str, tags: Iterable[str] | None,
@@ -218,11 +296,13 @@ async def filtered(ex: Executor, subject: str, scope: str, tags: Iterable[str] |
     """The keys in the scope in every tag of ``tags`` and in none of ``not_tags``."""
     yes = named(ex, subject, tags or (), "tags")
     no = named(ex, subject, not_tags or (), "notTags")
-    ev = Evaluation(ex, subject, scope)
-    keep = await ev.evaluate(And(tuple(TagRef(n) for n in yes)) if len(yes) > 1 else TagRef(yes[0])) if yes \
-        else await ev.keys()
+    tags = catalogue()
+    exprs = [tags[n].expr for n in yes + no]
+    ev = Evaluation(ex, subject, scope, wide=not yes or any(wide(ex, subject, e) for e in exprs)
+                    or not any(exact(ex, subject, tags[n].expr) for n in yes))
+    keep = await ev.exactly(await ev.evaluate(And(tuple(TagRef(n) for n in yes)))) if yes else await ev.keys()
     if no:
-        keep -= await ev.evaluate(Or(tuple(TagRef(n) for n in no)))
+        keep -= (await ev.evaluate(Or(tuple(TagRef(n) for n in no)))).keys
     return keep
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from adapters.base import Record
 from common.errors import BadRequestError, UnauthorizedFieldError
 from resolvers.execute import Executor
-from resolvers.filters import narrow, places_given, record_scope, require
+from resolvers.filters import narrow, places_given, require
+from resolvers.keysets import record_scope
 from resolvers.selection import Sel
 from resolvers.tags import Evaluation, catalogue, usable
 from schema.tags import Linked, load_rules
@@ -55,15 +56,15 @@ async def silent_minority(ex: Executor, days: int, first: int, f: Any, sel: Sel,
                                      coordinate="Query.silentMinority", tag=WORKLIST_TAG)
     require(ex, "Visit.date", "days")  # the last visit's day is in the answer
     ev = Evaluation(ex, "Person", scope)
-    vulnerable = await ev.tag(WORKLIST_TAG)
-    visited = await ev.evaluate(Linked("visits", "within", None, None, days))
+    vulnerable = await ev.exactly(await ev.tag(WORKLIST_TAG))
+    visited = (await ev.evaluate(Linked("visits", "within", None, None, days))).keys
     candidates = vulnerable - visited
     reasons = [n for n in worklist.uses if usable(ex.ctx.access, tags[n])]
-    sets = {n: await ev.tag(n) for n in reasons}
+    sets = {n: (await ev.tag(n)).keys for n in reasons}
     rel = ex.relations["Person"]["visits"]
     last: dict[str, dt.date] = {}
     for v in await ev.records(rel.target, record_scope(scope)):
-        k, d = v.get(rel.remote), v.get(rel.newest_first or "")
+        k, d = str(v.get(rel.remote)), v.get(rel.newest_first or "")
         if k in candidates and isinstance(d, dt.date) and (k not in last or d > last[k]):
             last[k] = d
     why = {k: [n for n in reasons if k in sets[n]] for k in candidates}

@@ -270,3 +270,37 @@ def test_tag_counts_are_protected_like_any_stats(api: Api) -> None:
 def test_tag_counts_refusals(api: Api, tag: str, code: str) -> None:
     analyst = api.token("district_analyst", jurisdiction="310107")
     assert codes(api.gql(TAG_STATS, analyst, {"t": tag})) == [code]
+
+
+@pytest.mark.parametrize("op", ["=", ">=", ">", "<=", "<"])
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 24), dt.date(2028, 2, 29), dt.date(2027, 3, 1)])
+def test_an_age_pushed_down_is_the_age_read(op: str, today: dt.date) -> None:
+    """The birth-date range an age atom becomes holds exactly the birth dates whose age (by birthday) matches."""
+    from adapters.base import Range
+    from resolvers.tags import _holds, pushable
+    from schema.tags import Own
+
+    atom = Own("age", op, 80)
+    pushed = pushable("Person", atom, today)
+    assert pushed is not None
+    r = pushed["birthDate"]
+    assert isinstance(r, Range)
+    start = dt.date(today.year - 83, 1, 1)
+    for born in (start + dt.timedelta(days=i) for i in range(0, 365 * 6, 1)):
+        inside = (r.lo is None or born >= r.lo) and (r.hi is None or born <= r.hi)
+        assert inside == _holds(age_on(born, today), op, 80), (born, today, op)
+
+
+def test_a_narrow_filter_reads_only_its_matches(api: Api) -> None:
+    """An exact tag without a ``not`` is pushed down: the population registry is asked for the ages, not for
+    everyone; the answer is the same as reading everyone."""
+    tok = api.token("subdistrict_officer", jurisdiction="310107005003")
+    q = '{ persons(first: 0, filter: {tags: ["elder-living-alone"], notTags: ["visited-90-days"]}) { totalCount } }'
+    before = operation_calls(api)
+    narrow = api.gql(q, tok)
+    moved = {k: n - before[k] for k, n in operation_calls(api).items() if n != before[k]}
+    assert moved == {("population", "list"): 1, ("civil_affairs", "list"): 1, ("committee_records", "list"): 1}
+    everyone = walk(api, tok, None, """query($f: PersonFilter, $a: String) { persons(first: 500, after: $a,
+        filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { node { id tags } } } }""")
+    expect = [p for p in everyone if "elder-living-alone" in p["tags"] and "visited-90-days" not in p["tags"]]
+    assert narrow["data"]["persons"]["totalCount"] == len(expect) > 0
