@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Record
+from adapters.base import Cells, Filter, GroupBy, Health, ListQuery, Page, Record
 from adapters.check import CheckResult, SpecCheck
 from adapters.spec import Limits
 from common.errors import (
@@ -310,6 +310,11 @@ class Guarded:
 
     def version(self, entity: str) -> Any:
         return self.inner.version(entity)
+
+    def accepts(self, entity: str, filters: Mapping[str, Filter]) -> bool:
+        """Whether the department's ``list`` takes these filters (False when its kind cannot say)."""
+        accepts = getattr(self.inner, "accepts", None)
+        return bool(accepts(entity, filters)) if accepts is not None else False
 
     async def health(self) -> Health:
         """Check now (bounded by the timeout), remember the result, and let a success close the breaker."""

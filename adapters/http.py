@@ -98,6 +98,7 @@ _CLOSING: set[asyncio.Task[None]] = set()
 
 class HttpAdapter(BaseAdapter):
     kind = "http"
+    ranges = False  # a department's query parameters are equalities
 
     def __init__(self, loaded: LoadedSpec) -> None:
         super().__init__(loaded)

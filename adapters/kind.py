@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.base import Cells, GroupBy, Health, ListQuery, Page, Range, Record, Records
+from adapters.base import Cells, Filter, GroupBy, Health, ListQuery, Page, Range, Record, Records
 from adapters.loader import LoadedSpec
 from adapters.mapping import JURISDICTION, EntityMap
 from common.errors import AdapterBadDataError, FilterNotAllowedError, OperationNotSupportedError
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 class BaseAdapter:
     kind = "base"
+    ranges = True  # list takes range filters on fields whose transform keeps order
 
     def __init__(self, loaded: LoadedSpec) -> None:
         self.loaded = loaded
@@ -25,6 +26,19 @@ class BaseAdapter:
         self.department = loaded.spec.title
         self.maps: dict[str, EntityMap] = loaded.maps
         self.entities = {k: v.spec for k, v in self.maps.items()}
+
+    def accepts(self, entity: str, filters: Mapping[str, Filter]) -> bool:
+        """Whether ``list`` takes these filters, rather than refusing them with FILTER_NOT_ALLOWED: declared
+        filters only, ranges where the kind can ask for them and the field's transform keeps order."""
+        m = self.maps.get(entity)
+        if m is None:
+            return False
+        for f, cond in filters.items():
+            if f not in m.filter_params:
+                return False
+            if isinstance(cond, Range) and not (self.ranges and m.rules[f].conv.order_preserving):
+                return False
+        return True
 
     def _bad(self, reason: str) -> AdapterBadDataError:
         """The department's data cannot be read: log why (never to the caller) and make the error."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.base import Eq, Filter, ListQuery, Range, Record
 from common.dates import age_on, years_ago
-from common.errors import BadRequestError, FilterNotAllowedError, GatewayError, UnauthorizedFieldError
+from common.errors import BadRequestError, GatewayError, UnauthorizedFieldError
 from resolvers.access import ALLOW, Access
 from resolvers.keysets import record_scope, root_keys
 from resolvers.relations import KEYS
@@ -95,19 +95,28 @@ class Evaluation:
         # filter can ask for), and the own-field atoms are read off those records, so the subject's
         # department is asked once; narrow: each is pushed down as a filter, reading only its matches
         self.wide = wide
-        self.fetched: dict[tuple[str, str], asyncio.Task[list[Record]]] = {}
+        self.fetched: dict[tuple[Any, ...], asyncio.Task[list[Record]]] = {}
         self.others: dict[str, Evaluation] = {}
 
-    def records(self, entity: str, scope: str) -> Awaitable[list[Record]]:
-        """The entity's records in the scope, fetched once per evaluation."""
-        k = (entity, scope)
+    def records(self, entity: str, scope: str, filters: dict[str, Filter] | None = None) -> Awaitable[list[Record]]:
+        """The entity's records in the scope (that pass ``filters``), fetched once per evaluation."""
+        k = (entity, scope, tuple(sorted((filters or {}).items(), key=lambda kv: kv[0])))
         task = self.fetched.get(k)
         if task is None:
             async def fetch() -> list[Record]:
-                records, _ = await self.ex.list_root(entity, ListQuery(scope=scope, limit=None))
+                records, _ = await self.ex.list_root(entity, ListQuery(scope=scope, filters=filters or {}, limit=None))
                 return records
             task = self.fetched[k] = asyncio.ensure_future(fetch())
         return task
+
+    async def linked_records(self, rel: Relation, a: Linked) -> list[Record]:
+        """The records an atom on a relation reads: those its condition selects, asked of the department as a
+        filter when the evaluation is narrow and the department can filter so; else all in the scope."""
+        scope = record_scope(self.scope)
+        pushed = None if self.wide else linked_filter(rel, a, self.today)
+        if pushed is not None and self.ex.owner(rel.target).accepts(rel.target, pushed):
+            return await self.records(rel.target, scope, pushed)
+        return await self.records(rel.target, scope)
 
     async def universe(self) -> list[Record]:
         return await self.records(self.subject, self.scope)
@@ -153,11 +162,8 @@ class Evaluation:
         """Pushed down to the subject's department as a filter where it can be (a range of birth dates for an
         age), so only the matching records are read; else read off every record in the scope."""
         pushed = None if self.wide else pushable(self.subject, a, self.today)
-        if pushed is not None:
-            try:
-                return Found(await root_keys(self.ex, self.subject, self.scope, pushed), True)
-            except FilterNotAllowedError:
-                pass  # the department filters on other fields only
+        if pushed is not None and self.ex.owner(self.subject).accepts(self.subject, pushed):
+            return Found(await root_keys(self.ex, self.subject, self.scope, pushed), True)
         key = KEYS[self.subject]
         out = set()
         for r in await self.universe():
@@ -171,7 +177,7 @@ class Evaluation:
 
     async def _linked(self, a: Linked) -> Found:
         rel = self._relation(a.relation)
-        records = await self.records(rel.target, record_scope(self.scope))
+        records = await self.linked_records(rel, a)
         matched: set[Any] = set()  # values of rel.remote whose record(s) match
         if a.quant == "one":
             for r in records:
@@ -251,6 +257,20 @@ def exact(ex: Executor, subject: str, e: Expr) -> bool:
     if isinstance(e, Linked):
         return ex.relations[subject][e.relation].local != KEYS[subject]
     return False
+
+
+def linked_filter(rel: Relation, a: Linked, today: dt.date) -> dict[str, Filter] | None:
+    """The department filter selecting the records an atom on a relation matches, when there is one (the
+    atom is still checked on each record): a true Boolean or ``=`` of its only or any record, a date window
+    of ``within``; none for ``latest`` (it reads every record to know the newest) or other comparisons."""
+    if a.quant == "within" and rel.newest_first is not None and isinstance(a.value, int):
+        return {rel.newest_first: Range(today - dt.timedelta(days=a.value), None)}
+    if a.quant in ("one", "any") and a.field is not None:
+        if a.op is None:
+            return {a.field: Eq((True,))}
+        if a.op == "=":
+            return {a.field: Eq((a.value,))}
+    return None
 
 
 def pushable(subject: str, a: Own, today: dt.date) -> dict[str, Filter] | None:

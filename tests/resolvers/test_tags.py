@@ -304,3 +304,28 @@ def test_a_narrow_filter_reads_only_its_matches(api: Api) -> None:
         filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { node { id tags } } } }""")
     expect = [p for p in everyone if "elder-living-alone" in p["tags"] and "visited-90-days" not in p["tags"]]
     assert narrow["data"]["persons"]["totalCount"] == len(expect) > 0
+
+
+async def test_accepts_says_what_list_takes(demo_env: dict[str, str]) -> None:
+    """A pushed-down atom asks only what the department's list takes: ``accepts`` agrees with ``list``."""
+    from adapters.base import Eq, ListQuery, Range
+    from adapters.registry import Registry
+    from common.errors import FilterNotAllowedError
+    from schema.build import catalogue
+    from tests.helpers import ADAPTERS_DIR
+
+    reg = Registry.from_dir(ADAPTERS_DIR, catalogue(), demo_env)
+    population, housing = reg.for_entity("Person"), reg.for_entity("House")
+    today = dt.date.today()
+    cases = [(population, "Person", {"birthDate": Range(None, today.replace(year=today.year - 100))}),
+             (population, "Person", {"noSuchField": Eq((1,))}),
+             (housing, "House", {"floor": Range(4, None)}), (housing, "House", {"propertyType": Eq(("OLD_PUBLIC",))})]
+    for adapter, entity, filters in cases:
+        try:
+            await adapter.list(entity, ListQuery(scope=COMMITTEE, filters=filters, limit=1))
+            took = True
+        except FilterNotAllowedError:
+            took = False
+        assert adapter.accepts(entity, filters) == took, (entity, filters)
+    for a in reg:
+        await a.close()
