@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from adapters.base import Filter, ListQuery, Record
+from adapters.base import Filter, GroupBy, ListQuery, Record
 from resolvers.relations import KEYS
 
 if TYPE_CHECKING:
@@ -25,12 +25,17 @@ async def root_keys(ex: Executor, entity: str, scope: str, filters: dict[str, Fi
     """The keys of the entity's records in the scope that pass the pushed filters, kept like the department
     key sets (``keyset_cache_s``; for callers without row restrictions only, as those). ``records``: where
     to read them when they are not kept, if the caller reads those records anyway."""
+    key_field = KEYS[entity]
+
     async def fetch() -> frozenset[str]:
         if records is not None:
             found = await records()
-        else:
-            found, _ = await ex.list_root(entity, ListQuery(scope=scope, filters=filters, limit=None))
-        return frozenset(str(r[KEYS[entity]]) for r in found if r.get(KEYS[entity]) is not None)
+            return frozenset(str(r[key_field]) for r in found if r.get(key_field) is not None)
+        # the keys alone, grouped by the department (a SQL department reads one column, not whole records)
+        cells = await ex.aggregate(entity, ListQuery(scope=scope, filters=filters, limit=None), [GroupBy(key_field)])
+        keys = frozenset(str(k[0]) for k, _ in cells if k and k[0] is not None)
+        allowed = ex.row_keys.get(entity)
+        return keys if allowed is None else keys & allowed
 
     if ex.ctx.keysets is None or ex.row_keys:
         return await fetch()
