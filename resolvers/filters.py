@@ -24,6 +24,7 @@ from resolvers.access import ALLOW
 from resolvers.execute import Executor
 from resolvers.keysets import record_scope, root_keys
 from resolvers.shop_grade import grades
+from resolvers.tags import data_versions, named
 from resolvers.tags import filtered as tag_filter
 
 
@@ -134,18 +135,31 @@ async def plan(ex: Executor, entity: str, f: Any) -> Plan:
 
 async def tagged(ex: Executor, entity: str, p: Plan, f: Any) -> None:
     """``tags`` and ``notTags`` (resolvers/tags.py): the tags' key set over the plan's scope, with the plan's
-    keys and pushed filters applied, is the exact answer."""
-    yes, no = getattr(f, "tags", None), getattr(f, "notTags", None)
-    if not yes and not no:
+    keys and pushed filters applied, is the exact answer; kept sorted like a joined key set."""
+    if not getattr(f, "tags", None) and not getattr(f, "notTags", None):
         return
     require(ex, f"{entity}.tags", "tags")
+    yes, no = named(ex, entity, f.tags or (), "tags"), named(ex, entity, f.notTags or (), "notTags")
     assert p.scope is not None
-    found = set(await tag_filter(ex, entity, p.scope, yes, no))
-    if p.keys_in is not None:
-        found.intersection_update(p.keys_in)
-    if p.filters:
-        found &= await root_keys(ex, entity, p.scope, p.filters)
-    p.keys_in, p.exact = tuple(sorted(found)), True
+    scope = p.scope
+
+    async def compute() -> KeySet:
+        found = set(await tag_filter(ex, entity, scope, yes, no))
+        if p.keys_in is not None:
+            found.intersection_update(p.keys_in)
+        if p.filters:
+            found &= await root_keys(ex, entity, scope, p.filters)
+        return KeySet(tuple(sorted(found)), True)
+
+    cache = ex.ctx.keysets
+    if cache is None or ex.row_keys or p.keys_in is not None:
+        ks = await compute()
+    else:
+        key = ("tagged", entity, scope, ex.scope, tuple(yes), tuple(no),
+               tuple(sorted(p.filters.items(), key=lambda kv: kv[0])), ex.owner(entity).version(entity),
+               data_versions(ex, yes + no), ex.today)
+        ks = await cache.get(key, compute)
+    p.keys_in, p.exact = ks.keys, True
 
 
 @dataclass(frozen=True)

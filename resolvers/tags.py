@@ -69,6 +69,13 @@ def named(ex: Executor, subject: str, names: Iterable[str], argument: str) -> li
     return out
 
 
+def data_versions(ex: Executor, names: Iterable[str]) -> tuple[Any, ...]:
+    """The data versions of the departments the tags read (a ledger file's version; None for the others):
+    part of every kept tag set's key, so a new version is a new set."""
+    types = sorted({c.split(".", 1)[0] for n in names for c in catalogue()[n].reads})
+    return tuple(ex.owner(t).version(t) if ex.ctx.registry.for_entity(t) else None for t in types)
+
+
 @dataclass(frozen=True)
 class Found:
     """A key set, and whether it is exact: only keys of the subject's records in the scope. A set made
@@ -134,9 +141,7 @@ class Evaluation:
         cache = self.ex.ctx.keysets
         if cache is None or self.ex.row_keys:
             return await self.evaluate(t.expr)
-        owners = sorted({c.split(".", 1)[0] for c in t.reads})
-        versions = tuple(self.ex.owner(o).version(o) if self.ex.ctx.registry.for_entity(o) else None for o in owners)
-        key = ("tag", name, self.subject, self.scope, self.ex.scope, versions, self.today)
+        key = ("tag", name, self.subject, self.scope, self.ex.scope, data_versions(self.ex, [name]), self.today)
         return await cache.get(key, lambda: self.evaluate(t.expr))  # type: ignore[no-any-return]
 
     async def evaluate(self, e: Expr) -> Found:
@@ -311,11 +316,8 @@ async def tag_sets(ex: Executor, subject: str, scope: str, names: Iterable[str])
     return {n: f.keys for n, f in zip(names, found, strict=True)}
 
 
-async def filtered(ex: Executor, subject: str, scope: str, tags: Iterable[str] | None,
-                   not_tags: Iterable[str] | None) -> frozenset[str]:
-    """The keys in the scope in every tag of ``tags`` and in none of ``not_tags``."""
-    yes = named(ex, subject, tags or (), "tags")
-    no = named(ex, subject, not_tags or (), "notTags")
+async def filtered(ex: Executor, subject: str, scope: str, yes: list[str], no: list[str]) -> frozenset[str]:
+    """The keys in the scope in every tag of ``yes`` and in none of ``no`` (names checked by ``named``)."""
     tags = catalogue()
     exprs = [tags[n].expr for n in yes + no]
     ev = Evaluation(ex, subject, scope, wide=not yes or any(wide(ex, subject, e) for e in exprs)
