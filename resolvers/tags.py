@@ -1,10 +1,12 @@
 """Tags evaluated as key-set algebra over the departments (definitions: schema/tags.py, tags/*.yaml).
 
-A tag over a scope is a set of subject keys (ID numbers, address codes). Each department whose
-fields a tag reads is asked once, for its records in the scope (``list`` with the scope pushed
-down); the atoms become key sets in the gateway and ``and``/``or``/``not`` become intersection,
-union and difference, ``not`` against every subject in the scope. No department reads another's
-data: the only thing that moves between them is a set of keys, and only inside the gateway.
+A tag over a scope is a set of subject keys (ID numbers, address codes). The atoms become key sets
+in the gateway and ``and``/``or``/``not`` become intersection, union and difference, ``not``
+against every subject in the scope. An evaluation is *narrow* when its answer is exact without
+reading every subject (each atom then pushed down to its department as a filter the department
+takes, the subject's keys read as one column), else *wide* (each department a tag reads asked once
+for its records in the scope, every atom read off them). No department reads another's data: the
+only thing that moves between them is a set of keys, and only inside the gateway (docs/tags.md).
 
 A tag's set is kept like the filters' key sets (resolvers/refreshing.py, ``keyset_cache_s``), per
 scope and caller scope, with the data versions of its departments and today's date (ages change at
