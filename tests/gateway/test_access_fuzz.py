@@ -45,6 +45,7 @@ from policies.engine import PolicyEngine
 from resolvers.relations import RELATIONS
 from resolvers.schema_def import POLICED
 from schema.build import field_meta
+from schema.tags import load as load_tags
 from tests.helpers import SUBDISTRICT, adapter_calls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ OWNER = {"Person": "population", "Household": "population", "House": "housing", 
          "VeteranStatus": "veterans", "Education": "education", "Shop": "market", "Inspection": "city_management",
          "Violation": "city_management", "ConstructionCase": "city_management", "FireCheck": "fire",
          "Appearance": "greening", "WaterAccount": "water", "Event": "culture", "EventRegistration": "culture",
-         "Complaint": "hotline"}
+         "Complaint": "hotline", "Visit": "committee_records", "HouseStatusRecord": "committee_records"}
 
 
 # --------------------------------------------------------------------------- schema helpers
@@ -533,6 +534,16 @@ class Expect:
     empty_roots: set[str] = field(default_factory=set)  # place filter outside the jurisdiction
 
 
+def tag_departments(c: Caller, subject: str) -> set[str]:
+    """The departments the tags a caller may use read (a tag is usable when every coordinate it reads is
+    allowed in full): what ``Person.tags`` / ``House.tags`` may ask."""
+    out: set[str] = set()
+    for t in load_tags().values():
+        if t.subject == subject and all(c.effect(r) == "allow" for r in t.reads):
+            out.update(OWNER[r.split(".", 1)[0]] for r in t.reads)
+    return out
+
+
 def expectations(doc: Doc, c: Caller) -> Expect:
     """What the policy says about this document: denied paths, refused roots, departments."""
     ex = Expect()
@@ -557,6 +568,8 @@ def expectations(doc: Doc, c: Caller) -> Expect:
                 (ex.forbidden if dead or denied_here else ex.legit).add(dept)
             if coord == "Shop.grade" and depts:
                 (ex.forbidden if dead or denied_here else ex.legit).update(GRADE_DEPTS)
+            if s.name == "tags" and tname in ("Person", "House") and depts and not (dead or denied_here):
+                ex.legit.update(tag_departments(c, tname))  # the usable tags' departments (resolvers/tags.py)
             if s.children is not None:
                 sub = (*here, "@") if is_list(ftype) else here
                 walk(target, s.children, sub, blocked or denied_here, dead or denied_here, None, depts)
