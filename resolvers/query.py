@@ -19,6 +19,7 @@ from resolvers.tags import definitions
 from resolvers.worklists import known_rule, rules, silent_minority
 from schema.connection import Connection, decode_cursor, encode_cursor
 from schema.enums import TagSubject
+from schema.findings import EligibilityRule, TagDefinition, WorklistItem
 from schema.inputs import (
     BuildingFilter,
     EventFilter,
@@ -30,7 +31,6 @@ from schema.inputs import (
     StatsSubject,
 )
 from schema.stats import SimilarBuilding, StatsResult
-from schema.tags import EligibilityRule, TagDefinition, WorklistItem
 from schema.types import Building, Committee, Event, House, Node, Person, Shop
 
 

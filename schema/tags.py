@@ -30,7 +30,6 @@ cycle of tags, or a comparison that cannot hold is a ``SPEC_INVALID`` error nami
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,14 +37,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-import strawberry
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import FieldType
 from common.errors import SpecError
 from schema.model import SchemaModel, default_model
-from schema.types import Person
 
 TAGS_DIR = Path(__file__).resolve().parent.parent / "tags"
 RULES_DIR = Path(__file__).resolve().parent.parent / "eligibility"
@@ -430,37 +427,3 @@ def load(directory: Path = TAGS_DIR, rules: Path = RULES_DIR) -> dict[str, Tag]:
 @cache
 def load_rules(rules: Path = RULES_DIR) -> dict[str, RuleSpec]:
     return {r.name: r for r in read_dir(rules, RuleSpec)} if rules.is_dir() else {}
-
-
-@strawberry.type(description="A tag of the catalogue (tags/*.yaml): a named set of persons or houses.")
-class TagDefinition:
-    name: str = strawberry.field(description="What Person.tags and House.tags list and filters name.")
-    subject: str = strawberry.field(description="Person or House.")
-    title: str = strawberry.field(description="Its name in the committees' words.")
-    description: str
-    owner: str = strawberry.field(description="Who answers for the definition.")
-    definition: str = strawberry.field(description="The definition (docs/tags.md).")
-    reads: list[str] = strawberry.field(description="Schema coordinates it reads, those of the tags it names too.")
-    usable: bool = strawberry.field(description="Whether the caller may read all of them in full, so use the tag.")
-
-
-@strawberry.type(description="An eligibility rule (eligibility/*.yaml): who qualifies for a benefit and does not receive it yet.")
-class EligibilityRule:
-    name: str = strawberry.field(description="What Query.eligible takes.")
-    title: str
-    description: str
-    owner: str = strawberry.field(description="Who answers for the rule.")
-    benefit: str
-    qualifies: str = strawberry.field(description="Who qualifies (a tag definition, docs/tags.md).")
-    receives: str = strawberry.field(description="Who receives the benefit already.")
-    reads: list[str] = strawberry.field(description="Schema coordinates the rule reads.")
-    usable: bool = strawberry.field(description="Whether the caller may read all of them in full, so use the rule.")
-
-
-@strawberry.type(description="A resident on the silent-minority worklist: vulnerable, and not visited lately.")
-class WorklistItem:
-    person: Person | None
-    reasons: list[str] = strawberry.field(description="The vulnerability tags the person is in (names, never the "
-                                          "values behind them).")
-    lastVisit: dt.date | None = strawberry.field(description="Day of the last visit on record; null: never visited.")
-    daysSinceVisit: int | None = strawberry.field(description="Days since that visit; null: never visited.")
