@@ -129,6 +129,12 @@ class EventFullError(BadRequestError):
     status = 409
 
 
+class AlertClosedError(BadRequestError):
+    """The water alert was acknowledged before (by this caller or another): nothing was written."""
+    code = "ALERT_ALREADY_ACKNOWLEDGED"
+    status = 409
+
+
 class AlreadyRegisteredError(BadRequestError):
     """The resident holds a seat at the event already: nothing was written."""
     code = "ALREADY_REGISTERED"

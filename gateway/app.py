@@ -12,11 +12,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from adapters.guard import Defaults
 from adapters.registry import Registry
 from gateway import graphiql, ledgers
+from gateway.alerts.feed import AlertFeed
+from gateway.alerts.store import AlertStore
 from gateway.audit import AuditSink
 from gateway.audit.store import AuditStore
 from gateway.graphql_view import GraphQLView
@@ -25,6 +27,7 @@ from gateway.ledgers import LedgerExport
 from gateway.memory import freeze_after_start
 from gateway.request_id import RequestIdMiddleware
 from gateway.settings import Settings, load_settings
+from gateway.subscriptions import Subscriptions
 from policies.engine import PolicyEngine
 from resolvers.fanout import Fanout
 from resolvers.ids import IdCodec
@@ -63,6 +66,8 @@ class Gateway:
         self.keysets = (Refreshing[Sized]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
                                                    max_weight=1_000_000, weigh=lambda keys: len(keys) + 1)
                         if settings.keyset_cache_s else None)
+        # the water alerts the alert workers raise (gateway/alerts): delivered and acknowledged here
+        self.alerts = AlertFeed(AlertStore.from_settings(settings), settings.alerts_poll_s)
         self.counts = (Refreshing[int]("count", settings.keyset_cache_s, settings.stats_timeout_s, max_weight=100_000)
                        if settings.keyset_cache_s else None)
 
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gw.audit.start()  # migrations, the writer task
+        await gw.alerts.start()
         gw.registry.start(department_defaults(gw.settings))  # health loops, ledger loading: in the background
         with contextlib.suppress(TimeoutError):  # cost estimates; a silent department keeps the default
             await asyncio.wait_for(gw.fanout.measure(gw.registry), FANOUT_MEASURE_S)
@@ -120,6 +126,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         yield
         freezing.cancel()
         await gw.registry.close()
+        await gw.alerts.stop()
         await gw.audit.stop()  # drains the buffer, seals a last checkpoint
 
     view = GraphQLView(gw)
@@ -127,6 +134,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         routes=[
             Route("/graphql", view.post, methods=["POST"]),
             Route("/graphql", view.get, methods=["GET"]),
+            WebSocketRoute("/graphql", Subscriptions(gw, view.limits).endpoint),
             Route("/ledgers/{name}", LedgerExport(view, ledgers.load(gw.settings.ledgers_dir),
                                                   gw.settings.ledger_max_rows).get, methods=["GET"]),
             *graphiql.routes(gw.settings),  # GraphiQL's own JS/CSS, dev/demo mode only

@@ -1,4 +1,4 @@
-"""`gateway ...`: serve, demo-data, token, adapters, schema, policy, audit, ledger."""
+"""`gateway ...`: serve, demo-data, token, adapters, schema, policy, audit, ledger, alerts."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from typing import Any
 
 from common.errors import GatewayError
 from gateway.adapters_cli import adapters_parser
+from gateway.alerts_cli import alerts_parser
 from gateway.ledger_cli import ledger_parser
 from gateway.policy_cli import policy_parser
 from gateway.settings import PROJECT, Settings, load_settings
@@ -156,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     ledger_parser(sub)
 
     audit_parser(sub)
+
+    alerts_parser(sub)
     return p
 
 

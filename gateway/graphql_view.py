@@ -197,7 +197,7 @@ class GraphQLView:
         if not gw.audit.admits(sensitive):  # fail closed: nothing sensitive leaves unrecorded
             raise AuditUnavailableError("the audit store cannot record this request now; it was not run")
         ctx = RequestContext(principal, gw.registry, gw.ids, access, self.limits, audit=gw.audit,
-                             stats_cache=gw.stats_cache, keysets=gw.keysets, counts=gw.counts,
+                             stats_cache=gw.stats_cache, keysets=gw.keysets, counts=gw.counts, alerts=gw.alerts,
                              compiled=gw.settings.execution == "compiled")
         result = await gw.schema.execute(query, variable_values=variables, context_value=ctx, operation_name=op_name)
         body: dict[str, Any] = {}

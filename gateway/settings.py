@@ -113,6 +113,21 @@ class Settings(BaseModel):
                                       "least this often while records arrive.")
     audit_timeout_s: float = Field(2.0, gt=0, le=300, description="Longest wait on the audit store per batch "
                                    "(lock, connect, statement) before it counts as down.")
+    alerts_url: str = Field("", description="SQLAlchemy URL of the water alert store, shared by the alert workers "
+                            "and the gateways that deliver and acknowledge alerts (postgresql+asyncpg://... in "
+                            "production); empty: SQLite in var/alerts.db.")
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="The MQTT broker the water utility publishes meter "
+                          "readings to (docs/alerts.md); read by `gateway alerts` only.")
+    mqtt_prefix: str = Field("water", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="First topic level of the meter "
+                             "readings: `{mqtt_prefix}/{account}/reading`.")
+    alerts_jurisdiction: str = Field("310107", pattern=r"^[0-9]{6,18}$", description="The area whose elders living "
+                                     "alone the alert workers watch (a district, subdistrict or committee code).")
+    alerts_silence_h: float = Field(24.0, gt=0, le=24 * 30, description="Hours without water consumption, in "
+                                    "meter time, after which a watched house raises an alert.")
+    alerts_watch_s: float = Field(300.0, gt=0, le=86400, description="How often an alert worker computes again "
+                                  "which houses it watches (new elders living alone, new vacancies).")
+    alerts_poll_s: float = Field(0.5, gt=0, le=60, description="How often a gateway looks for new alerts to deliver "
+                                 "to its subscriptions.")
     dev_mode: bool = Field(False, description="Serve GraphiQL on GET /graphql (always on with --demo).")
     demo_dir: Path = Field(PROJECT / "var" / "demo", description="Where `--demo` keeps its generated data.")
     demo_persons: int = Field(83000, ge=100, le=2_000_000, description="Residents in the generated demo.")

@@ -118,11 +118,12 @@ async def write(info: strawberry.Info, mutation: str, entity: str, values: Calla
         raise GraphQLError(e.message, extensions=e.extensions()) from None
 
 
-def mutation_type(records: Mapping[str, type]) -> type | None:
-    """The Mutation root of a schema with these record types: each mutation whose record type a
-    department supplies (None when there is none)."""
+def mutation_type(records: Mapping[str, type],
+                  mutations: Mapping[str, tuple[tuple[str, ...], Callable[..., Any]]] | None = None) -> type | None:
+    """The Mutation root of a schema with these record types: each mutation (default: ``MUTATIONS``) whose
+    record types a department supplies (None when there is none)."""
     ns: dict[str, Any] = {}
-    for name, (needs, build) in MUTATIONS.items():
+    for name, (needs, build) in (MUTATIONS if mutations is None else mutations).items():
         if all(t in records for t in needs):
             ns[name] = build(*(records[t] for t in needs))
     if not ns:

@@ -11,10 +11,11 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.alerts import acknowledge_alert_field, follow
 from resolvers.audit_query import AuditQuery
 from resolvers.authorize import AuthorizeDocument
 from resolvers.compiled import CompiledExecutionContext
-from resolvers.mutations import mutation_type
+from resolvers.mutations import MUTATIONS, mutation_type
 from resolvers.query import Query
 from schema.build import CORE_TYPES
 from schema.generate import BUILD_LOCK, object_types
@@ -24,6 +25,18 @@ from schema.model import SchemaModel, default_model
 @strawberry.type(name="Query", description=Query.__strawberry_definition__.description)  # type: ignore[attr-defined]
 class RootQuery(Query, AuditQuery):
     """The data fields (resolvers/query.py), then the auditor's (resolvers/audit_query.py)."""
+
+
+@strawberry.type(name="Subscription", description="Events pushed to a client over a WebSocket at /graphql "
+                                                "(the graphql-transport-ws protocol).")
+class Subscription:
+    alerts = strawberry.subscription(resolver=follow, description="The water alerts of a committee of the caller's "
+                                     "jurisdiction: those still open, then each new one as it is raised "
+                                     "(docs/alerts.md).")
+
+
+# the mutations: records written back, and the answer to a water alert (resolvers/alerts.py)
+ALL_MUTATIONS = {**MUTATIONS, "acknowledgeAlert": (("Visit", "HouseStatusRecord"), acknowledge_alert_field)}
 
 
 class Schema(strawberry.Schema):
@@ -49,7 +62,8 @@ def build_schema(model: SchemaModel | None = None) -> strawberry.Schema:
             # a document is parsed and validated once while it is among the last 128 distinct ones
             types = object_types(model)
             records = {c.__name__: c for c in types if c not in CORE_TYPES}
-            schema = _SCHEMAS[model.key] = Schema(query=RootQuery, mutation=mutation_type(records), types=types,
+            schema = _SCHEMAS[model.key] = Schema(query=RootQuery, mutation=mutation_type(records, ALL_MUTATIONS),
+                                                  subscription=Subscription, types=types,
                                                   config=config, extensions=[ParserCache, ValidationCache, authorize],
                                                   execution_context_class=CompiledExecutionContext)
     return schema
@@ -61,6 +75,7 @@ def root_coordinates(model: SchemaModel | None = None) -> list[str]:
     gql = build_schema(model)._schema
     roots = [f"Query.{name}" for name in gql.query_type.fields] if gql.query_type else []
     roots += [f"Mutation.{name}" for name in gql.mutation_type.fields] if gql.mutation_type else []
+    roots += [f"Subscription.{name}" for name in gql.subscription_type.fields] if gql.subscription_type else []
     return roots + [f"{t.name}.{name}" for t in gql.type_map.values()
                     if isinstance(t, GraphQLInterfaceType) and not t.name.startswith("__") for name in t.fields]
 

@@ -86,7 +86,8 @@ def make_api(demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         key = (tuple(sorted(overrides.items())), tuple(sorted((env or {}).items())), id(engine) if engine else None)
         if key not in _GATEWAYS:
             audit_url = f"sqlite+aiosqlite:///{folder / f'audit-{next(serial)}.db'}"
-            settings = load_settings(env={}, **{"audit_url": audit_url, **overrides})
+            alerts_url = f"sqlite+aiosqlite:///{folder / f'alerts-{next(serial)}.db'}"
+            settings = load_settings(env={}, **{"audit_url": audit_url, "alerts_url": alerts_url, **overrides})
             registry = Registry.from_dir(settings.adapters_dir, build_catalogue(), {**demo_env, **(env or {})})
             gw = Gateway(settings, registry=registry, engine=engine)
             srv = EmbeddedServer(gw)
