@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from demo import names
+from demo import geo, names
 from demo.codes import AS_OF, fmt_date
 from demo.store import flag, open_db, src_id, table
 from demo.world import (
@@ -30,6 +30,7 @@ def _days_ago(rng: random.Random, lo: int, hi: int) -> dt.date:
 
 def write_housing(world: World, data_dir: Path) -> Counts:
     conn = open_db(data_dir / "housing.db")
+    at = geo.centres(world)
     n = {
         "subdistrict": table(conn, "subdistrict", "streetCode TEXT PRIMARY KEY, streetName TEXT, districtCode TEXT",
                              [(SUBDISTRICT_CODE, SUBDISTRICT_NAME, DISTRICT_CODE)]),
@@ -40,9 +41,10 @@ def write_housing(world: World, data_dir: Path) -> Counts:
                           [(c.code, c.name, c.committee.code, c.road, f"{c.lane}弄") for c in world.compounds],
                           ("committeeCode",)),
         "building": table(conn, "building", "buildingCode TEXT PRIMARY KEY, buildingName TEXT, compoundCode TEXT,"
-                          " floorCount INTEGER, elevator TEXT, builtYear INTEGER",
-                          [(b.code, b.name, b.compound.code, b.floors, "有" if b.has_elevator else "无", b.built_year)
-                           for b in world.buildings], ("compoundCode", "elevator")),
+                          " floorCount INTEGER, elevator TEXT, builtYear INTEGER, lng REAL, lat REAL",
+                          [(b.code, b.name, b.compound.code, b.floors, "有" if b.has_elevator else "无", b.built_year,
+                            *geo.building_position(world, b, at)) for b in world.buildings],
+                          ("compoundCode", "elevator")),
         "house": table(conn, "house", "houseCode TEXT PRIMARY KEY, houseAddress TEXT, buildingCode TEXT,"
                        " buildArea REAL, houseNature TEXT, floorNo INTEGER, roomNo TEXT",
                        [(h.address_code, h.address, h.building.code, h.area, HOUSE_NATURE[h.property_type],

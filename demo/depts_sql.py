@@ -6,6 +6,7 @@ import random
 import zlib
 from pathlib import Path
 
+from demo import geo
 from demo.codes import AS_OF, fmt_date
 from demo.store import open_db, src_id, table
 from demo.world import World, random_id_number
@@ -67,7 +68,11 @@ def write_civil_affairs(world: World, data_dir: Path) -> Counts:
         conn, "welfare_recipient",
         "id_card TEXT NOT NULL, full_name TEXT, committee_code TEXT, elderly_allowance INTEGER,"
         " minimum_living INTEGER, lives_alone INTEGER, care_level INTEGER, updated_at TEXT",
-        rows, ("id_card", "upper(id_card)", "committee_code"))}
+        rows, ("id_card", "upper(id_card)", "committee_code")),
+        "service_facility": table(  # elderly-service facilities: canteens, day care (demo/geo.py)
+            conn, "service_facility", "facility_id TEXT PRIMARY KEY, facility_name TEXT, facility_type TEXT,"
+            " address TEXT, lng REAL, lat REAL, committee_code TEXT",
+            [list(f) for f in geo.facilities(world)], ("committee_code",))}
     conn.close()
     return n
 

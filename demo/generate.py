@@ -17,7 +17,7 @@ from demo import depts_http, depts_ledger, depts_records, depts_sql
 from demo.codes import AS_OF
 from demo.world import World, build_world
 
-GENERATOR_VERSION = "7"  # bump whenever the output changes: cached demo data is then regenerated
+GENERATOR_VERSION = "8"  # bump whenever the output changes: cached demo data is then regenerated
 MANIFEST = "manifest.json"
 
 Writer = Callable[[World, pathlib.Path], dict[str, int]]

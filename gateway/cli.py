@@ -1,4 +1,4 @@
-"""`gateway ...`: serve, demo-data, token, adapters, schema, policy, audit, ledger, alerts."""
+"""`gateway ...`: serve, demo-data, token, adapters, schema, policy, audit, ledger, alerts, plan."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from common.errors import GatewayError
 from gateway.adapters_cli import adapters_parser
 from gateway.alerts_cli import alerts_parser
 from gateway.ledger_cli import ledger_parser
+from gateway.plan_cli import plan_parser
 from gateway.policy_cli import policy_parser
 from gateway.settings import PROJECT, Settings, load_settings
 
@@ -159,6 +160,8 @@ def parser() -> argparse.ArgumentParser:
     audit_parser(sub)
 
     alerts_parser(sub)
+
+    plan_parser(sub)
     return p
 
 

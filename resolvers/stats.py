@@ -29,7 +29,7 @@ from resolvers.access import AGGREGATE, ALLOW
 from resolvers.execute import Executor
 from resolvers.filters import narrow, places_given
 from resolvers.perturbation import released
-from resolvers.stats_lattice import DIMENSIONS, EMPTY, PLACES, Cell, Lattice, cells_of, lattice
+from resolvers.stats_lattice import DIMENSIONS, EMPTY, PLACES, TAG_FINEST, Cell, Lattice, cells_of, lattice
 from resolvers.tags import catalogue
 from schema.inputs import StatsDimension, StatsSubject
 from schema.tags import RULE_PREFIX
@@ -42,7 +42,10 @@ SUBJECTS: dict[StatsSubject, tuple[str, dict[D, str]]] = {
     StatsSubject.HOUSES: ("House", {D.PROPERTY_TYPE: "House.propertyType"}),
     StatsSubject.SHOPS: ("Shop", {D.SHOP_CATEGORY: "Shop.category"}),
 }
-CELL_FIELD = {D.COMMITTEE: "committee", D.COMPOUND: "compound", D.BUILDING: "building", D.AGE_BAND: "ageBand",
+GRID = D.GRID_CELL  # a place grouping too, but by the buildings' coordinates, not by their codes
+GRID_NEEDS = ("Building.longitude", "Building.latitude")
+CELL_FIELD = {D.COMMITTEE: "committee", D.COMPOUND: "compound", D.BUILDING: "building", D.GRID_CELL: "gridCell",
+              D.AGE_BAND: "ageBand",
               D.GENDER: "gender", D.LIVING_ALONE: "livingAlone", D.PROPERTY_TYPE: "propertyType",
               D.SHOP_CATEGORY: "shopCategory"}
 
@@ -50,13 +53,21 @@ CELL_FIELD = {D.COMMITTEE: "committee", D.COMPOUND: "compound", D.BUILDING: "bui
 def authorize(ex: Executor, subject: StatsSubject, group_by: Sequence[StatsDimension], place: Any) -> None:
     entity, allowed = SUBJECTS[subject]
     access = ex.ctx.access
-    if any(d in PLACES for d in group_by) or (place is not None and places_given(place)):
+    if GRID in group_by:
+        if any(d in PLACES for d in group_by):
+            raise BadRequestError("GRID_CELL is a place grouping of its own: it cannot be combined with COMMITTEE, "
+                                  "COMPOUND or BUILDING", argument="groupBy")
+        for coord in GRID_NEEDS:
+            if access.enforced(coord) not in (ALLOW, AGGREGATE):
+                raise UnauthorizedFieldError(f"grouping by GRID_CELL needs {coord}", coordinate=coord,
+                                             argument="groupBy")
+    if any(d in PLACES or d is GRID for d in group_by) or (place is not None and places_given(place)):
         coord = f"{entity}.jurisdictionCode"  # grouping or filtering by place reveals where units are
         if access.enforced(coord) not in (ALLOW, AGGREGATE):
             raise UnauthorizedFieldError(f"grouping or filtering by place needs {coord}", coordinate=coord,
                                          argument="groupBy/filter")
     for d in group_by:
-        if d in PLACES:
+        if d in PLACES or d is GRID:
             continue
         dim_coord = allowed.get(d)
         if dim_coord is None:
@@ -97,7 +108,7 @@ async def lattice_of(ex: Executor, subject: StatsSubject, scope: str, tag: str |
     is the one computing it again would give."""
     async def protected() -> Lattice:
         lat = await lattice(ex, subject, scope, tag)
-        cells = cells_of(subject, lat.places[D.BUILDING])
+        cells = cells_of(subject, lat.places[D.BUILDING if tag is None else TAG_FINEST])
         return replace(lat, protected=protected_table(ex.ctx.limits.stats_key, subject, cells, lat.true,
                                                       ex.ctx.limits.k_anonymity, tag))
 
@@ -109,16 +120,18 @@ async def lattice_of(ex: Executor, subject: StatsSubject, scope: str, tag: str |
 
 
 def group_sums(subject: StatsSubject, table: dict[Cell, int], place_rows: list[str],
-               finest_place: StatsDimension | None, value_dims: list[StatsDimension]) -> dict[tuple[Any, ...], int]:
+               finest_place: StatsDimension | None, value_dims: list[StatsDimension],
+               grid: dict[str, str] | None = None) -> dict[tuple[Any, ...], int]:
     """Every combination of the rows' places and the grouped dimensions' values, with the sum of the
-    protected finest cells it covers (0 when it covers none)."""
+    protected finest cells it covers (0 when it covers none). With GRID_CELL a building's place is its
+    grid cell (``grid``)."""
     dims = list(DIMENSIONS[subject])
     sums: dict[tuple[Any, ...], int] = dict.fromkeys(
         itertools.product(place_rows, *(DIMENSIONS[subject][d] for d in value_dims)), 0)
-    plen = PLACES[finest_place][1] if finest_place is not None else 0
+    plen = PLACES[finest_place][1] if finest_place in PLACES else 0
     pick = [1 + dims.index(d) for d in value_dims]  # where each grouped dimension sits in a finest cell
     for finest, n in table.items():
-        key = (finest[0][:plen], *[finest[i] for i in pick])
+        key = (grid[finest[0]] if grid is not None else finest[0][:plen], *[finest[i] for i in pick])
         sums[key] = sums.get(key, 0) + n
     return sums
 
@@ -130,24 +143,32 @@ async def run_stats(ex: Executor, subject: StatsSubject, group_by: Sequence[Stat
         authorize_tag(ex, subject, tag)
     k = ex.ctx.limits.k_anonymity
     scope = narrow(ex.scope, place) if place is not None else ex.scope
+    if tag is not None:
+        finer = [d for d in group_by if d is GRID or (d in PLACES and PLACES[d][1] > PLACES[TAG_FINEST][1])]
+        if finer or (scope is not None and len(scope) > PLACES[TAG_FINEST][1]):
+            raise BadRequestError("a tag's counts are released per committee at the finest: group and filter by "
+                                  "committee or coarser", argument="groupBy" if finer else "filter")
     lat = await lattice_of(ex, subject, scope, tag) if scope is not None else EMPTY
 
     # the rows of the answer: every place of the finest requested level, times every dimension value
     place_dims = [d for d in group_by if d in PLACES]
-    finest_place = max(place_dims, key=lambda d: PLACES[d][1], default=None)
-    if finest_place is None:
-        place_rows: list[str] = [""]
+    finest_place: StatsDimension | None = max(place_dims, key=lambda d: PLACES[d][1], default=None)
+    if GRID in group_by:
+        finest_place, place_rows = GRID, sorted(set(lat.grid.values()))
+    elif finest_place is None:
+        place_rows = [""]
     else:
         place_rows = lat.places[finest_place]
-    value_dims = [d for d in group_by if d not in PLACES]
+    value_dims = [d for d in group_by if d not in PLACES and d is not GRID]
     sums = lat.sums.get((finest_place, *value_dims))
     if sums is None:
-        sums = lat.sums[(finest_place, *value_dims)] = group_sums(subject, lat.protected, place_rows, finest_place,
-                                                                  value_dims)
+        sums = lat.sums[(finest_place, *value_dims)] = group_sums(
+            subject, lat.protected, place_rows, finest_place, value_dims, lat.grid if finest_place is GRID else None)
     out = []
     for (row, *values), n in sums.items():
         of = dict(zip(value_dims, values, strict=True))
-        cell: dict[str, Any] = {CELL_FIELD[d]: row[:PLACES[d][1]] if d in PLACES else of[d] for d in group_by}
+        cell: dict[str, Any] = {CELL_FIELD[d]: row[:PLACES[d][1]] if d in PLACES else row if d is GRID else of[d]
+                                for d in group_by}
         cell["count"], cell["suppressed"] = n, False
         out.append(cell)
     return {"k": k, "cells": out, "suppressedCells": 0, "total": sum(sums.values())}  # every finest cell is in one

@@ -23,6 +23,7 @@ from typing import Any
 from adapters.base import Eq, GroupBy, ListQuery, Range
 from adapters.mapping import JURISDICTION
 from common.dates import age_on, years_ago
+from common.grid import cell_of
 from resolvers.execute import Executor
 from resolvers.keysets import record_scope
 from resolvers.relations import KEYS
@@ -46,6 +47,8 @@ PLACES: dict[StatsDimension, tuple[str, int]] = {  # place dimension -> (housing
     D.COMMITTEE: ("Committee", 12), D.COMPOUND: ("Compound", 15), D.BUILDING: ("Building", 18),
 }
 Cell = tuple[Any, ...]  # (building, *dimension values)
+UNLOCATED = "UNLOCATED"  # the grid cell of a building without coordinates
+TAG_FINEST = StatsDimension.COMMITTEE  # the finest place of a tag's counts (tagged_counts)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Lattice:
     places: dict[StatsDimension, list[str]]
     true: dict[Cell, int]
     protected: dict[Cell, int] = field(default_factory=dict)
+    grid: dict[str, str] = field(default_factory=dict)  # building -> its planning grid cell (common/grid.py)
     # sums of ``protected`` per grouping (finest place level, value dimensions), made once per kept
     # lattice: a request answered from a kept lattice costs its answer's size, not the finest table's
     sums: dict[tuple[Any, ...], dict[tuple[Any, ...], int]] = field(default_factory=dict)
@@ -67,21 +71,33 @@ EMPTY = Lattice({d: [] for d in PLACES}, {})
 
 async def lattice(ex: Executor, subject: StatsSubject, scope: str, tag: str | None = None) -> Lattice:
     """The lattice of the subject's units in the scope, or of those in ``tag`` only."""
-    levels = await asyncio.gather(*(places(ex, d, scope) for d in PLACES))
+    levels, grid = await asyncio.gather(asyncio.gather(*(places(ex, d, scope) for d in PLACES)), grid_of(ex, scope))
     at = dict(zip(PLACES, levels, strict=True))
     buildings = at[StatsDimension.BUILDING]
     if not buildings:
         return Lattice(at, {})
-    counts = await (tagged_counts(ex, subject, scope, buildings, tag) if tag is not None
-                    else true_counts(ex, subject, scope, buildings))
-    return Lattice(at, counts)
+    if tag is not None:
+        return Lattice(at, await tagged_counts(ex, subject, scope, at[TAG_FINEST], tag))
+    return Lattice(at, await true_counts(ex, subject, scope, buildings),
+                   grid={b: grid.get(b, UNLOCATED) for b in buildings})
 
 
-async def tagged_counts(ex: Executor, subject: StatsSubject, scope: str, buildings: Sequence[str],
+async def grid_of(ex: Executor, scope: str) -> dict[str, str]:
+    """The planning grid cell of each building overlapping the scope, from the housing department's
+    coordinates (a building without them is UNLOCATED)."""
+    length = PLACES[StatsDimension.BUILDING][1]
+    records, _ = await ex.list_root("Building", ListQuery(scope=scope[:length], limit=None))
+    return {str(r["code"]): cell_of(r.get("longitude"), r.get("latitude")) or UNLOCATED
+            for r in records if isinstance(r.get("code"), str)}
+
+
+async def tagged_counts(ex: Executor, subject: StatsSubject, scope: str, committees: Sequence[str],
                         tag: str) -> dict[Cell, int]:
     """True count per non-empty finest cell of the members of a tag (resolvers/tags.py), from the records
-    the tag was evaluated on: the subject's own (building, birth date, gender, property type) and, for
-    persons, the civil affairs bureau's living-alone records."""
+    the tag was evaluated on: the subject's own (place, birth date, gender, property type) and, for
+    persons, the civil affairs bureau's living-alone records. A tag's finest place is the committee
+    (``TAG_FINEST``): a tag is a small set, and per building most of its cells would be empty, each
+    released as 0 or k alike, so that sums over many of them would be mostly noise."""
     entity = "Person" if subject is StatsSubject.PERSONS else "House"
     ev = Evaluation(ex, entity, scope)
     members = (await ev.tag(tag)).keys
@@ -91,10 +107,11 @@ async def tagged_counts(ex: Executor, subject: StatsSubject, scope: str, buildin
     if subject is StatsSubject.PERSONS:
         alone = {str(r.get("idNumber")) for r in await ev.records("Welfare", record_scope(scope))
                  if r.get("livingAlone") is True}
-    known = set(buildings)
+    known = set(committees)
+    length = PLACES[TAG_FINEST][1]
     out: dict[Cell, int] = {}
     for r in await ev.universe():
-        k, b = str(r.get(key)), str(r.get(JURISDICTION) or "")[:18]
+        k, b = str(r.get(key)), str(r.get(JURISDICTION) or "")[:length]
         if k not in members or b not in known:
             continue
         if subject is StatsSubject.PERSONS:

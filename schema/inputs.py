@@ -126,6 +126,8 @@ class StatsDimension(Enum):
     COMMITTEE = "COMMITTEE"
     COMPOUND = "COMPOUND"
     BUILDING = "BUILDING"
+    GRID_CELL = strawberry.enum_value("GRID_CELL", description="The 250 m planning grid cell of the buildings' "
+                                      "coordinates (docs/planning.md); not combined with the other places.")
     AGE_BAND = "AGE_BAND"
     GENDER = "GENDER"
     LIVING_ALONE = "LIVING_ALONE"

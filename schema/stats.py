@@ -13,6 +13,8 @@ class StatsCell:
     committee: str | None = None
     compound: str | None = None
     building: str | None = None
+    gridCell: str | None = strawberry.field(default=None, description="Planning grid cell, G250-E{column}-N{row} "
+                                            "(docs/planning.md); UNLOCATED for buildings without coordinates.")
     ageBand: AgeBand | None = None
     gender: Gender | None = None
     livingAlone: bool | None = None

@@ -83,6 +83,8 @@ class Building(Node):
     builtYear: int | None = src("housing", "Year of construction.")
     compoundCode: str | None = src("housing", "Code of the compound.")
     jurisdictionCode: str | None = src("housing", "Same as code.")
+    longitude: float | None = src("housing", "Longitude of the building (WGS84 degrees).")
+    latitude: float | None = src("housing", "Latitude of the building (WGS84 degrees).")
     compound: Compound | None = src("housing", "The compound.")
     houses: list[House] | None = src("housing", "Houses in the building.")
     shops: list[Shop] | None = src("market", "Shops in the building.")

@@ -59,3 +59,52 @@ def test_the_distance() -> None:
     assert a.distance(Profile(6, 24, 0.40, False)) < a.distance(Profile(6, 24, 0.60, False))
     assert a.distance(Profile(6, 72, 0.30, False)) == pytest.approx(1.0)
     assert a.distance(Profile(6, 24, None, False)) == 0  # an unknown share counts for nothing
+
+
+# --- the planning grid (stats groupBy GRID_CELL) ------------------------------------------------------
+GRID = '{ stats(subject: PERSONS, groupBy: [GRID_CELL, AGE_BAND]) { total cells { gridCell ageBand count } } }'
+BY_BUILDING = '{ stats(subject: PERSONS, groupBy: [BUILDING, AGE_BAND]) { total cells { building ageBand count } } }'
+BUILDINGS = 'query($a: String) { buildings(first: 1000, after: $a) { pageInfo { hasNextPage endCursor } ' \
+            'edges { node { code longitude latitude } } } }'
+
+
+def test_grid_cells_are_sums_of_the_same_protected_table(api: Api) -> None:
+    from common.grid import cell_of
+
+    officer = api.token("subdistrict_officer")
+    grid = api.gql(GRID, officer)
+    assert "errors" not in grid, grid["errors"]
+    by_building = api.gql(BY_BUILDING, officer)["data"]["stats"]
+    where: dict[str, str] = {}
+    after = None
+    while True:
+        page = api.gql(BUILDINGS, officer, {"a": after})["data"]["buildings"]
+        where |= {e["node"]["code"]: cell_of(e["node"]["longitude"], e["node"]["latitude"]) for e in page["edges"]}
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    expected: dict[tuple[str, str], int] = {}
+    for c in by_building["cells"]:
+        key = (where[c["building"]], c["ageBand"])
+        expected[key] = expected.get(key, 0) + c["count"]
+    got = {(c["gridCell"], c["ageBand"]): c["count"] for c in grid["data"]["stats"]["cells"]}
+    assert got == expected and grid["data"]["stats"]["total"] == by_building["total"]
+    assert len({c for c, _ in got}) > 3 and all(c.startswith("G250-E") for c, _ in got)
+
+
+@pytest.mark.parametrize("group_by", ["[GRID_CELL, COMMITTEE]", "[BUILDING, GRID_CELL]", "[GRID_CELL, GRID_CELL]"])
+def test_the_grid_is_a_place_grouping_of_its_own(api: Api, group_by: str) -> None:
+    q = f"{{ stats(subject: PERSONS, groupBy: {group_by}) {{ total }} }}"
+    assert codes(api.gql(q, api.token("subdistrict_officer"))) == ["BAD_USER_INPUT"]
+
+
+def test_the_grid_is_fixed_and_named_by_column_and_row() -> None:
+    from common.grid import cell_of, centre, position
+
+    c = cell_of(121.4335, 31.2412)
+    assert c is not None and c == cell_of(*centre(c))  # a cell's centre lies in it
+    col, row = position(c)
+    assert cell_of(121.4335 + 0.003, 31.2412) != c and position(cell_of(121.4335, 31.2412 + 0.003) or "")[1] > row
+    assert col > 0 and cell_of(0.0, 0.0) is None and cell_of(None, 31.2) is None
+    with pytest.raises(ValueError):
+        centre("UNLOCATED")
