@@ -34,7 +34,9 @@ from adapters.spec import (
 )
 
 SPEC_NAMES = ("spec.yaml", "spec.yml")
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# a default holds no "}" and no "$": ${A:-${B:-x}} resolves ${B:-x} first, then ${A:-...} (substitute_env)
+NESTING = 4  # levels of ${A:-${B:-...}} resolved
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$]*))?\}")
 PIECES: dict[str, type[BaseModel]] = {"entities": EntitySpec, "types": TypeDecl, "enums": EnumDecl}
 KINDS = ("sql", "http", "ledger", "class")
 
@@ -65,7 +67,8 @@ class LoadedSpec:
 
 def substitute_env(value: Any, env: Mapping[str, str], loc: tuple[Any, ...] = (),
                    missing: list[tuple[str, Loc]] | None = None) -> Any:
-    """Replace ${NAME} and ${NAME:-default} in every string. A missing NAME raises KeyError((name, loc)),
+    """Replace ${NAME} and ${NAME:-default} (nested: ${A:-${B:-x}}) in every string. A missing NAME raises
+    KeyError((name, loc)),
     or, given a ``missing`` list, is recorded there and replaced by an empty string."""
     if isinstance(value, str):
         def repl(m: re.Match[str]) -> str:
@@ -78,7 +81,12 @@ def substitute_env(value: Any, env: Mapping[str, str], loc: tuple[Any, ...] = ()
                 raise KeyError((name, loc))
             missing.append((name, loc))
             return ""
-        return _ENV.sub(repl, value)
+        for _ in range(NESTING):  # innermost first, so a default may itself be ${NAME:-default}
+            done = _ENV.sub(repl, value)
+            if done == value:
+                break
+            value = done
+        return value
     if isinstance(value, dict):
         return {k: substitute_env(v, env, (*loc, k), missing) for k, v in value.items()}
     if isinstance(value, list):

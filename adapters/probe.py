@@ -79,7 +79,7 @@ async def _sql(a: SqlAdapter, entity: str, m: EntityMap, report: Report) -> Seen
                     return seen
                 src: Any = table(name, schema=schema or None)
             else:
-                src = text(es.select or "").columns().subquery("src")
+                src = text(es.select_for(conn.dialect.name) or "").columns().subquery("src")
             try:
                 res: Any = await conn.execute(select(literal_column("*")).select_from(src).limit(SAMPLE))
             except SQLAlchemyError as e:

@@ -127,7 +127,8 @@ class EntitySpec(Strict):
     write: SqlWrite | HttpWrite | None = None  # the entity accepts writes (mutations); read-only without
     # sql
     table: str | None = None
-    select: str | None = None
+    # one SELECT, or one per SQL dialect (sqlite, postgresql, mysql) for a spec run against several
+    select: str | dict[Literal["sqlite", "postgresql", "mysql"], str] | None = None
     # http
     get: HttpGet | None = None
     batch: HttpBatch | None = None
@@ -148,6 +149,12 @@ class EntitySpec(Strict):
     def _coerce_jur(cls, v: Any) -> Any:
         return {"source": v} if isinstance(v, str) else v
 
+    def select_for(self, dialect: str) -> str | None:
+        """The SELECT for this SQL dialect (None: the spec has none for it)."""
+        if isinstance(self.select, dict):
+            return next((sql for d, sql in self.select.items() if d == dialect), None)
+        return self.select
+
     def filter_params(self) -> dict[str, str]:
         """filter field -> department parameter/column name."""
         if isinstance(self.filters, dict):
@@ -157,7 +164,11 @@ class EntitySpec(Strict):
 
 class SqlConnection(Strict):
     url: str
-    pool_size: int = Field(5, ge=1, le=100)
+    pool_size: int = Field(5, ge=1, le=100)  # connections kept open to a server (SQLite: one per file)
+    max_overflow: int = Field(0, ge=0, le=100)  # more, opened while busy: the limit is pool_size + max_overflow
+    # the server cancels a statement running longer (PostgreSQL statement_timeout, MariaDB max_statement_time):
+    # a statement the gateway stopped waiting for does not run on (the longest wait is stats_timeout_s)
+    statement_timeout_s: float = Field(120.0, gt=0, le=3600)
 
 
 class HttpConnection(Strict):

@@ -1,8 +1,11 @@
-"""The `sql` kind: any SQLAlchemy async URL (SQLite now; PostgreSQL and MariaDB alike).
+"""The `sql` kind: SQLite (aiosqlite), PostgreSQL (asyncpg) and MariaDB/MySQL (aiomysql).
 
-Each entity reads from a table or a declared SELECT; keys, scope and filters are pushed
-into the WHERE clause after inverting the spec's transforms, and counts can be grouped
-in the database.
+Each entity reads from a table or a declared SELECT (one, or one per dialect); keys, scope and
+filters are pushed into the WHERE clause after inverting the spec's transforms, and counts can be
+grouped in the database. Statements are built with SQLAlchemy Core, so one spec reads the same
+from every dialect. On a server: a pool of ``pool_size`` (+ ``max_overflow``) connections per
+department, checked before use; a statement timeout the server enforces; on PostgreSQL each
+statement is prepared once per connection and reused (asyncpg's statement cache).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,9 +36,27 @@ from adapters.kind import BaseAdapter, group_in_memory, pushed_groups
 from adapters.loader import LoadedSpec
 from adapters.mapping import EntityMap
 from adapters.spec import SqlConnection, SqlWrite
-from common.errors import AdapterRejectedError, AdapterUnavailableError
+from common.errors import AdapterRejectedError, AdapterUnavailableError, SpecError
 
 CHUNK = 900  # bound parameters per IN list: below every dialect's limit
+CONNECT_TIMEOUT_S = 10
+
+
+def engine_options(conn: SqlConnection) -> dict[str, Any]:
+    """Pool limits and the server-side statement timeout, by backend."""
+    backend = make_url(conn.url).get_backend_name()
+    if backend == "sqlite":
+        return {}
+    pool = {"pool_size": conn.pool_size, "max_overflow": conn.max_overflow, "pool_pre_ping": True,
+            "pool_recycle": 1800, "pool_timeout": CONNECT_TIMEOUT_S}
+    if backend == "postgresql":
+        ms = str(int(conn.statement_timeout_s * 1000))
+        return {**pool, "connect_args": {"timeout": CONNECT_TIMEOUT_S, "server_settings": {
+            "statement_timeout": ms, "application_name": "civic-gateway"}}}
+    if backend in ("mysql", "mariadb"):
+        return {**pool, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S,
+                                         "init_command": f"SET SESSION max_statement_time={conn.statement_timeout_s}"}}
+    return pool
 
 
 class SqlAdapter(BaseAdapter):
@@ -44,17 +66,42 @@ class SqlAdapter(BaseAdapter):
         super().__init__(loaded)
         conn = loaded.connection
         assert isinstance(conn, SqlConnection)
-        kw: dict[str, Any] = {}
-        if not conn.url.startswith("sqlite"):
-            kw["pool_size"] = conn.pool_size
-        self.engine: AsyncEngine = create_async_engine(conn.url, **kw)
-        self._sources = {name: self._source(m) for name, m in self.maps.items()}
+        self.engine: AsyncEngine = create_async_engine(conn.url, **engine_options(conn))
+        self.dialect = self.engine.dialect.name
+        self._sources = {name: self._source(name, m) for name, m in self.maps.items()}
+        self._types: dict[str, dict[str, type]] = {}  # entity -> source column -> Python type of its values
 
-    def _source(self, m: EntityMap) -> Any:
+    def _source(self, entity: str, m: EntityMap) -> Any:
         cols: list[Any] = [column(c) for c in m.sources]
         if m.spec.select:
-            return text(m.spec.select).columns(*cols).subquery("src")
+            sql = m.spec.select_for(self.dialect)
+            if sql is None:
+                raise SpecError(f"department {self.name}: entity {entity} has no select for {self.dialect}",
+                                department=self.name, entity=entity, dialect=self.dialect)
+            return text(sql).columns(*cols).subquery("src")
         return table(m.spec.table or "", *cols)
+
+    async def _learn(self, entity: str) -> None:
+        """The Python type of each column's values, read off one row once: a server compares a parameter with
+        a column of its own type only (the spec's inverse transforms give '7' for an integer key), SQLite
+        with any."""
+        if self.dialect == "sqlite" or entity in self._types:
+            return
+        rows = await self._rows(self._select(entity).limit(1))
+        self._types[entity] = {k: type(v) for k, v in (rows[0] if rows else {}).items() if v is not None}
+
+    def _raws(self, entity: str, field: str, values: Sequence[Any]) -> list[Any]:
+        """The column values of ``values``, of the column's own type where it is known (for IN lists and
+        bounds: a value that cannot be of that type is left out, as it matches no row)."""
+        m = self.maps[entity]
+        raws = list(m.raw_values(field, tuple(values)))
+        want = self._types.get(entity, {}).get(m.rules[field].source)
+        if want is int:  # a string that is no integer equals no integer: left out
+            return [int(v) if isinstance(v, str) else v for v in raws
+                    if not isinstance(v, str) or v.removeprefix("-").isdigit()]
+        if want is str:
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in raws]
+        return raws
 
     def _col(self, entity: str, source: str) -> ColumnElement[Any]:
         return self._sources[entity].c[source]
@@ -75,7 +122,8 @@ class SqlAdapter(BaseAdapter):
     async def fetch_by(self, entity: str, field: str, values: Sequence[Any]) -> Records:
         m = self.maps[entity]
         col = self._col(entity, m.rules[field].source)
-        raws = m.raw_values(field, tuple(values))
+        await self._learn(entity)
+        raws = self._raws(entity, field, values)
         out: list[Record] = []
         for i in range(0, len(raws), CHUNK):
             rows = await self._rows(self._select(entity).where(col.in_(raws[i:i + CHUNK])))
@@ -96,15 +144,15 @@ class SqlAdapter(BaseAdapter):
         for f, cond in q.filters.items():
             col = self._col(entity, m.rules[f].source)
             if isinstance(cond, Eq):
-                conds.append(col.in_(m.raw_values(f, cond.values)))
+                conds.append(col.in_(self._raws(entity, f, cond.values)))
             elif isinstance(cond, Range):
-                if cond.lo is not None:
-                    conds.append(col >= m.raw_values(f, (cond.lo,))[0])
-                if cond.hi is not None:
-                    conds.append(col <= m.raw_values(f, (cond.hi,))[0])
+                for bound, op in ((cond.lo, col.__ge__), (cond.hi, col.__le__)):
+                    if bound is not None:
+                        raw = self._raws(entity, f, (bound,))
+                        conds.append(op(raw[0]) if raw else false())
         if q.keys_in is not None:
             kcol = self._col(entity, m.rules[m.key].source)
-            raws = m.raw_values(m.key, q.keys_in)
+            raws = self._raws(entity, m.key, q.keys_in)
             conds.append(or_(false(), *[kcol.in_(raws[i:i + CHUNK]) for i in range(0, len(raws), CHUNK)])
                          if raws else false())
         return conds
@@ -113,6 +161,7 @@ class SqlAdapter(BaseAdapter):
         m = self.maps[entity]
         m.check_filters(query)
         self._check_ranges(m, query)
+        await self._learn(entity)
         conds = self._where(entity, query)
         kcol = self._col(entity, m.rules[m.key].source)
         stmt = self._select(entity).where(and_(true(), *conds)).order_by(kcol).offset(query.offset)
@@ -130,6 +179,7 @@ class SqlAdapter(BaseAdapter):
                         group_by: Sequence[GroupBy]) -> Cells:
         m = self.maps[entity]
         m.check_filters(query)
+        await self._learn(entity)
         groups = pushed_groups(m, group_by)
         if groups is None:
             return await self._aggregate_rows(entity, query, group_by)

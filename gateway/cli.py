@@ -38,6 +38,20 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     ensure_demo_data(d, persons=args.persons if args.persons is not None else s.demo_persons,
                      seed=args.seed if args.seed is not None else s.demo_seed, progress=to_stderr)
     print(f"demo data in {d} ({time.perf_counter() - t0:.1f} s)")
+    if args.target:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from demo.servers import load_sync
+
+        try:
+            env = load_sync(d, args.target, args.prefix)
+        except (ValueError, OSError, SQLAlchemyError) as e:
+            print(f"error: cannot load into {args.target}: {e}", file=sys.stderr)
+            return 1
+        print(f"SQL departments loaded into {args.target} ({time.perf_counter() - t0:.1f} s); point the specs at "
+              "them with:")
+        for var, url in env.items():
+            print(f"export {var}='{url}'")
     return 0
 
 
@@ -131,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
     dp.add_argument("--persons", type=int, help="number of residents (default: setting demo_persons, 83000)")
     dp.add_argument("--seed", type=int, help="random seed; the same seed gives the same data (default: setting "
                     "demo_seed)")
+    dp.add_argument("--target", metavar="URL", help="also load the SQL departments into this database server: "
+                    "postgresql://user@host:port/ or mysql://user@host:port/ (MariaDB), one database per department")
+    dp.add_argument("--prefix", default="civic", help="name prefix of those databases (default: %(default)s)")
     dp.set_defaults(fn=cmd_demo_data)
 
     tp = sub.add_parser("token", help="print a demo-signed JWT", description="Print a JWT signed with the "

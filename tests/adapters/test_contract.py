@@ -1,14 +1,17 @@
 """The adapter contract, checked for every (department, entity) the specs register.
 
 Parametrised from the spec folders themselves, so a new department is covered without
-touching this file. Runs against the small session demo dataset and live demo services.
+touching this file. Runs against the small session demo dataset and live demo services; every
+SQL department also against the machine's PostgreSQL and MariaDB (the same data loaded there
+by `gateway demo-data --target`, into databases of this run, dropped afterwards).
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +32,53 @@ PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+SERVERS = {"postgresql": "postgresql://postgres@127.0.0.1:5432/postgres", "mariadb": "mysql://root@127.0.0.1:3306/"}
+
+
 def _pairs() -> list[Any]:
     specs: list[LoadedSpec] = load_specs(ADAPTERS_DIR, build_catalogue(), {})  # defaults only: no env needed
-    return [pytest.param(ls.name, entity, id=f"{ls.name}:{entity}") for ls in specs for entity in ls.maps]
+    return [pytest.param(backend, ls.name, entity, id=f"{ls.name}:{entity}" + (f"@{backend}" if backend else ""))
+            for ls in specs for backend in ("", *(SERVERS if ls.spec.kind == "sql" else ())) for entity in ls.maps]
 
 
 PAIRS = _pairs()
-_CACHE: dict[str, list[Record]] = {}
+_CACHE: dict[tuple[int, str], list[Record]] = {}
+
+
+@pytest.fixture(scope="session")
+async def server_registries(demo_dir: Path, demo_env: dict[str, str], catalogue: Any) -> AsyncIterator[dict[str, Any]]:
+    """A registry whose SQL departments read the machine's PostgreSQL, and one for its MariaDB."""
+    from adapters.registry import Registry
+    from demo.servers import drop, load
+
+    prefix = f"civic_contract_{os.getpid()}"
+    made: dict[str, Any] = {}
+    try:
+        for backend, target in SERVERS.items():
+            env = await load(demo_dir, target, prefix)
+            made[backend] = Registry.from_dir(ADAPTERS_DIR, catalogue, {**demo_env, **env})
+        yield made
+    finally:
+        for reg in made.values():
+            await reg.close()
+        for target in SERVERS.values():
+            await drop(target, prefix)
+
+
+@pytest.fixture
+def registry(registry: Any, backend: str, request: pytest.FixtureRequest) -> Any:
+    """The session's registry (SQLite files), or for a server backend the one reading that server."""
+    return request.getfixturevalue("server_registries")[backend] if backend else registry
 
 
 @pytest.fixture
 def full(registry: Any) -> Callable[[str], Awaitable[list[Record]]]:
-    """The entity's complete unscoped listing, fetched once per session."""
+    """The entity's complete unscoped listing, fetched once per session (and backend)."""
     async def get(entity: str) -> list[Record]:
-        if entity not in _CACHE:
+        if (id(registry), entity) not in _CACHE:
             page = await registry.for_entity(entity).list(entity, ListQuery(limit=None))
-            _CACHE[entity] = page.records
-        return _CACHE[entity]
+            _CACHE[id(registry), entity] = page.records
+        return _CACHE[id(registry), entity]
     return get
 
 
@@ -77,7 +110,7 @@ def _unknown_key(keys: list[Any], every: set[Any]) -> str:
     return "9" * len(sample) if "9" * len(sample) not in every else "Z" * (len(sample) + 1)
 
 
-pytestmark = pytest.mark.parametrize(("dept", "entity"), PAIRS)
+pytestmark = pytest.mark.parametrize(("backend", "dept", "entity"), PAIRS)
 
 
 async def test_health_is_up(registry: Any, dept: str, entity: str) -> None:

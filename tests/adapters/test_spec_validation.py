@@ -219,3 +219,22 @@ def test_http_filters_must_be_a_mapping(tmp_path: Path, catalogue: Any) -> None:
     err = _fails(path, catalogue)
     assert err.code == "SPEC_INVALID"
     assert err.details["key"] == "entities.Complaint.filters"
+
+
+def test_a_select_per_dialect_names_known_dialects_only(tmp_path: Path, catalogue: Any) -> None:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["entities"]["WaterAccount"]["select"]["oracle"] = "SELECT 1 FROM dual"
+    path = _copy(tmp_path, "water", edit)
+    _where(_fails(path, catalogue), path, "water")
+
+
+def test_a_connection_whose_dialect_has_no_select_is_refused(tmp_path: Path, catalogue: Any) -> None:
+    from adapters.sql import SqlAdapter
+
+    def edit(raw: dict[str, Any]) -> None:
+        del raw["entities"]["WaterAccount"]["select"]["postgresql"]
+    path = _copy(tmp_path, "water", edit)
+    loaded = load_spec(path, catalogue, {"WATER_DB_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/none"})
+    with pytest.raises(SpecError) as ei:
+        SqlAdapter(loaded)
+    assert ei.value.code == "SPEC_INVALID" and ei.value.details["dialect"] == "postgresql"
