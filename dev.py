@@ -41,19 +41,25 @@ def ensure_venv() -> None:
     STAMP.write_text(want)
 
 
-def ensure_chromium() -> None:
-    """tests/gateway/test_graphiql.py drives Debian's Chromium: installed here as root, else we say how."""
-    if Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists():
+# Debian packages the tests drive: Chromium (tests/gateway/test_graphiql.py, the policy matrix page) and
+# nginx (tests/deploy: the shipped configuration in front of three replicas)
+TEST_PACKAGES = {"chromium": "/usr/bin/chromium", "chromium-driver": "/usr/bin/chromedriver",
+                 "nginx-light": "/usr/sbin/nginx"}
+
+
+def ensure_test_packages() -> None:
+    """Installed here with apt-get when running as root, else we say how."""
+    missing = [pkg for pkg, path in TEST_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
         return
     if getattr(os, "geteuid", lambda: -1)() == 0 and shutil.which("apt-get"):
-        print("installing Chromium for the GraphiQL browser test (apt-get) ...", flush=True)
+        print(f"installing {', '.join(missing)} for the browser and nginx tests (apt-get) ...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-q"], env=env, check=False)
-        if subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"], env=env,
-                          check=False).returncode == 0:
+        if subprocess.run(["apt-get", "install", "-y", "-q", *missing], env=env, check=False).returncode == 0:
             return
-    print("NOTE: the GraphiQL browser test needs /usr/bin/chromium and /usr/bin/chromedriver and fails without "
-          "them. Install them with:\n  sudo apt-get update && sudo apt-get install -y chromium chromium-driver",
+    print(f"NOTE: the browser and nginx tests need {', '.join(TEST_PACKAGES)} and fail without them. Install "
+          f"them with:\n  sudo apt-get update && sudo apt-get install -y {' '.join(missing)}",
           file=sys.stderr, flush=True)
 
 
@@ -76,7 +82,7 @@ def main() -> int:
     os.chdir(ROOT)
     if cmd == "demo":
         return subprocess.call([str(BIN / "gateway"), "serve", "--demo", *rest])
-    ensure_chromium()
+    ensure_test_packages()
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest])
 
 

@@ -89,6 +89,7 @@ class Breaker:
         self.trial = False  # a half-open trial call is in flight
         self._state = CLOSED
         self.on_open: Callable[[], None] = lambda: None
+        self.observers: list[Callable[[str], None]] = []  # told why, each time it opens (gateway/shared.py)
         STATE.labels(name).set(0)
 
     @property
@@ -113,6 +114,8 @@ class Breaker:
             self.opened_at = time.monotonic()
             self.trial = False
             self.on_open()
+            for tell in self.observers:
+                tell(why)
         elif to == CLOSED:
             self.failures, self.opened_at, self.trial = 0, None, False
 
@@ -147,6 +150,13 @@ class Breaker:
             self._move(OPEN, "the trial call failed")
         elif self._state == CLOSED and self.failures >= self.threshold:
             self._move(OPEN, f"{self.failures} consecutive failures")
+
+    def open_now(self, why: str, for_s: float) -> None:
+        """Open for ``for_s`` seconds (then half-open as usual): another replica's breaker opened."""
+        if self._state == OPEN:
+            return
+        self._move(OPEN, why)
+        self.opened_at = time.monotonic() - max(0.0, self.cooldown_s - for_s)
 
     def recovered(self) -> None:
         """A health check succeeded: after the cooldown that is as good as a trial call."""

@@ -191,6 +191,7 @@ class Limits(Strict):
     max_concurrency: int | None = Field(None, ge=1, le=1000)
     breaker_threshold: int | None = Field(None, ge=1, le=1000)
     breaker_cooldown_s: float | None = Field(None, gt=0, le=3600)
+    cache_ttl_s: float | None = Field(None, ge=0, le=86400)  # longest reuse of an answer it contributed to; 0 never
 
 
 SENSITIVE = ("identity", "contact", "health", "disability", "minors", "whereabouts")

@@ -198,6 +198,12 @@ class UnknownPurposeError(BadRequestError):
     code = "UNKNOWN_PURPOSE"
 
 
+class RateLimitedError(GatewayError):
+    """The caller sent more requests than their role's limit in the current window (``retry_after_s``)."""
+    code = "RATE_LIMITED"
+    status = 429
+
+
 class NotFoundError(GatewayError):
     code = "NOT_FOUND"
     status = 404

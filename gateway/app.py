@@ -26,7 +26,9 @@ from gateway.introspection import Introspection
 from gateway.ledgers import LedgerExport
 from gateway.memory import freeze_after_start
 from gateway.request_id import RequestIdMiddleware
-from gateway.settings import Settings, load_settings
+from gateway.response_cache import ResponseCache
+from gateway.settings import Settings, load_settings, parse_rate_limits
+from gateway.shared import BreakerBoard, RateLimiter, Shared
 from gateway.subscriptions import Subscriptions
 from policies.engine import PolicyEngine
 from resolvers.fanout import Fanout
@@ -66,6 +68,12 @@ class Gateway:
         self.keysets = (Refreshing[Sized]("keyset", settings.keyset_cache_s, settings.stats_timeout_s,
                                                    max_weight=1_000_000, weigh=lambda keys: len(keys) + 1)
                         if settings.keyset_cache_s else None)
+        # what the replicas share through Redis, or this process keeps alone (gateway/shared.py)
+        self.shared = Shared(settings.redis_url, settings.redis_prefix)
+        self.limiter = RateLimiter(self.shared, parse_rate_limits(settings.rate_limits))
+        self.breakers = BreakerBoard(self.shared, {a.name: a for a in self.registry})
+        self.answers = ResponseCache(self.shared, settings.response_cache_s,
+                                     {a.name: a.limits.cache_ttl_s for a in self.registry})
         # the water alerts the alert workers raise (gateway/alerts): delivered and acknowledged here
         self.alerts = AlertFeed(AlertStore.from_settings(settings), settings.alerts_poll_s)
         self.counts = (Refreshing[int]("count", settings.keyset_cache_s, settings.stats_timeout_s, max_weight=100_000)
@@ -120,6 +128,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         await gw.audit.start()  # migrations, the writer task
         await gw.alerts.start()
         gw.registry.start(department_defaults(gw.settings))  # health loops, ledger loading: in the background
+        await gw.breakers.start()  # breakers opened on other replicas open here too
         with contextlib.suppress(TimeoutError):  # cost estimates; a silent department keeps the default
             await asyncio.wait_for(gw.fanout.measure(gw.registry), FANOUT_MEASURE_S)
         freezing = asyncio.create_task(freeze_after_start(gw.registry))
@@ -127,6 +136,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         freezing.cancel()
         await gw.registry.close()
         await gw.alerts.stop()
+        await gw.breakers.stop()
+        await gw.shared.close()
         await gw.audit.stop()  # drains the buffer, seals a last checkpoint
 
     view = GraphQLView(gw)

@@ -1,4 +1,5 @@
-"""Settings: documented defaults, overridden by a TOML file and by GATEWAY_* environment variables.
+"""Settings: documented defaults, overridden by a TOML file and by GATEWAY_* environment variables
+(``GATEWAY_<KEY>_FILE`` names a file holding the value, as Docker secrets are given).
 
 Unknown keys are errors at start-up, in the file and in the environment alike: a typo in
 a setting must never silently fall back to a default.
@@ -128,10 +129,29 @@ class Settings(BaseModel):
                                   "which houses it watches (new elders living alone, new vacancies).")
     alerts_poll_s: float = Field(0.5, gt=0, le=60, description="How often a gateway looks for new alerts to deliver "
                                  "to its subscriptions.")
+    redis_url: str = Field("", description="Redis that the gateway replicas share (redis://127.0.0.1:6379/0): the "
+                           "callers' rate limits, the departments' breakers and the response cache. Empty: each "
+                           "process keeps its own.")
+    redis_prefix: str = Field("civic", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Prefix of every key the "
+                              "gateway keeps in Redis (several gateways may share one Redis).")
+    rate_limits: str = Field("", description="Requests per caller per window, by role: `role=N/SECONDS`, comma-"
+                             "separated; `*` for roles not named (e.g. `*=600/60,district_analyst=60/60`). A caller "
+                             "with several roles gets the most generous; over it, 429 RATE_LIMITED with Retry-After. "
+                             "Empty: no limit (the cost budget and the request deadline still bound each request).")
+    response_cache_s: float = Field(0.0, ge=0, le=86400, description="How long an answer is reused for callers with "
+                                    "the same roles, purpose and jurisdiction (and user, under a row rule) at the same "
+                                    "policy version; never an answer with sensitive fields, errors or a write; a "
+                                    "department's limits.cache_ttl_s shortens it. 0: off.")
     dev_mode: bool = Field(False, description="Serve GraphiQL on GET /graphql (always on with --demo).")
     demo_dir: Path = Field(PROJECT / "var" / "demo", description="Where `--demo` keeps its generated data.")
     demo_persons: int = Field(83000, ge=100, le=2_000_000, description="Residents in the generated demo.")
     demo_seed: int = Field(20261122, description="Seed of the generated demo.")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, v: str) -> str:
+        parse_rate_limits(v)
+        return v
 
     @field_validator("jwt_secret")
     @classmethod
@@ -145,6 +165,19 @@ class Settings(BaseModel):
 ENV_KEYS = {PREFIX + name.upper(): name for name in Settings.model_fields}
 
 
+def parse_rate_limits(text: str) -> dict[str, tuple[int, int]]:
+    """``role=N/SECONDS,...`` -> role -> (requests, window seconds)."""
+    out: dict[str, tuple[int, int]] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        role, _, rate = part.partition("=")
+        n, _, window = rate.partition("/")
+        if not role.strip() or not n.strip().isdigit() or not window.strip().isdigit() or int(window) < 1 \
+                or int(n) < 1:
+            raise ValueError(f"rate limit {part!r} is not role=REQUESTS/SECONDS (both at least 1)")
+        out[role.strip()] = (int(n), int(window))
+    return out
+
+
 def load_settings(file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     data: dict[str, object] = {}
@@ -154,10 +187,17 @@ def load_settings(file: Path | None = None, env: Mapping[str, str] | None = None
             data.update(tomllib.loads(file.read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise SettingsError(f"settings file {file}: {e}", path=str(file)) from None
-    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in ENV_KEYS and k != "GATEWAY_SETTINGS_FILE")
+    from_files = {k: k.removesuffix("_FILE") for k in env if k.endswith("_FILE") and k.removesuffix("_FILE") in ENV_KEYS}
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in ENV_KEYS and k not in from_files
+                     and k != "GATEWAY_SETTINGS_FILE")
     if unknown:
         raise SettingsError(f"unknown setting(s) in the environment: {', '.join(unknown)}; known: "
                             f"{', '.join(sorted(ENV_KEYS))}", key=unknown[0])
+    for var, key in from_files.items():  # GATEWAY_<KEY>_FILE: the value is the file's content (Docker secrets)
+        try:
+            data[ENV_KEYS[key]] = Path(env[var]).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            raise SettingsError(f"{var}: cannot read {env[var]} ({e.strerror})", key=ENV_KEYS[key]) from None
     data.update({ENV_KEYS[k]: v for k, v in env.items() if k in ENV_KEYS})
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
