@@ -29,8 +29,7 @@ from graphql import GraphQLError
 from adapters.base import Eq, ListQuery, Record
 from adapters.mapping import JURISDICTION
 from common.errors import AlertClosedError, GatewayError, NotFoundError
-from policies.vocabulary import Effect
-from resolvers.access import ALLOW, Access
+from resolvers.access import ALLOW, Access, AllowAll
 from resolvers.context import Principal, RequestContext
 from resolvers.execute import Executor
 from resolvers.keysets import record_scope
@@ -62,36 +61,10 @@ class Watched:
 
 
 # --- the workers' side ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Decision:
-    effect: str
-
-
-class _Trusted:
-    """The policy of the gateway's own components: every field in full, no row rule, no budget."""
-
-    def decide(self, roles: Sequence[str], purpose: str | None, coordinate: str) -> _Decision:
-        return _Decision(Effect.ALLOW)
-
-    def can_use(self, roles: Sequence[str], capability: str) -> bool:
-        return True
-
-    def decide_write(self, roles: Sequence[str], mutation: str) -> _Decision:
-        return _Decision(Effect.DENY)  # a component reads; writes are the callers'
-
-    def row_rules(self, roles: Sequence[str]) -> tuple[tuple[str, str], ...]:
-        return ()
-
-    def check_purpose(self, purpose: str | None) -> None:
-        return None
-
-    def budget(self, roles: Sequence[str]) -> int | None:
-        return None
-
-
 def trusted(ctx_args: dict[str, Any], user: str, jurisdiction: str) -> RequestContext:
-    """A request context of the gateway itself (``ctx_args``: registry, ids, field meta, type fields)."""
-    access = Access(_Trusted(), (user,), None, ctx_args["meta"], ctx_args["type_fields"])
+    """A request context of the gateway itself, every field in full (``ctx_args``: registry, ids, field meta,
+    type fields); its reads leave the gateway only through a caller's own policy."""
+    access = Access(AllowAll(), (user,), None, ctx_args["meta"], ctx_args["type_fields"])
     return RequestContext(Principal(user, (user,), jurisdiction), ctx_args["registry"], ctx_args["ids"], access)
 
 

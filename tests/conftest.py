@@ -111,3 +111,26 @@ def _module_gateways() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture(scope="module")
+def data(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data copied for a module that writes: its writes stay out of the data every other test reads."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("writes") / "demo"
+    shutil.copytree(demo_dir, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def services(data: Path) -> Iterator[dict[str, str]]:
+    """The HTTP departments served from that copy (the culture centre, the hotline and city management are
+    written to): the environment that points the specs at them."""
+    from demo.launch import DemoServices, demo_environment
+
+    svc = DemoServices(data)
+    try:
+        yield demo_environment(data, svc.start())
+    finally:
+        svc.stop()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,24 +84,6 @@ def test_the_store_applies_a_batch_once_and_opens_an_alert_once(tmp_path: Path) 
         await store.close()
 
     asyncio.run(go())
-
-
-@pytest.fixture(scope="module")
-def data(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("alertworker") / "demo"
-    shutil.copytree(demo_dir, copy)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def services(data: Path) -> Iterator[dict[str, str]]:
-    from demo.launch import DemoServices, demo_environment
-
-    svc = DemoServices(data)
-    try:
-        yield demo_environment(data, svc.start())
-    finally:
-        svc.stop()
 
 
 def test_a_house_recorded_vacant_after_the_watch_list_raises_no_alert(

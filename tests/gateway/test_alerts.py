@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -15,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +39,6 @@ ACK = """mutation($id: ID!, $o: AlertOutcome!, $n: String!) {
 def _broker_up() -> None:
     with socket.create_connection(("127.0.0.1", 1883), timeout=2):
         pass  # CI starts Mosquitto when it is down (.ci/run); without it this test fails, never skips
-
-
-@pytest.fixture(scope="module")
-def data(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("alerts") / "demo"
-    shutil.copytree(demo_dir, copy)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def services(data: Path) -> Iterator[dict[str, str]]:
-    from demo.launch import DemoServices, demo_environment
-
-    svc = DemoServices(data)
-    try:
-        yield demo_environment(data, svc.start())
-    finally:
-        svc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +24,6 @@ VISIT = """mutation($p: ID!, $d: Date!, $k: VisitKind!, $n: String!, $f: Boolean
     visitId idNumber date kind note followUp worker } }"""
 STATUS = """mutation($h: ID!, $s: HouseStatus!, $i: String) {
   setHouseStatus(houseId: $h, status: $s, idempotencyKey: $i) { recordId addressCode status since worker } }"""
-
-
-@pytest.fixture(scope="module")
-def data(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data copied for this module: its writes stay out of the data every other test reads."""
-    copy = tmp_path_factory.mktemp("writes") / "demo"
-    shutil.copytree(demo_dir, copy)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def services(data: Path) -> Iterator[dict[str, str]]:
-    """The HTTP departments served from the copy too: the culture centre, the hotline and city management
-    are written to."""
-    from demo.launch import DemoServices, demo_environment
-
-    svc = DemoServices(data)
-    try:
-        yield demo_environment(data, svc.start())
-    finally:
-        svc.stop()
 
 
 @pytest.fixture(scope="module")
