@@ -93,7 +93,8 @@ class Access:
 
 
 class AllowAll:
-    """The policy of a gateway with access control switched off (benchmark floor)."""
+    """The policy of a gateway with access control switched off (the benchmark floor), and of the gateway's
+    own components reading for themselves (the water alert's watch list, resolvers/alerts.py)."""
 
     @dataclass(frozen=True)
     class _D:
@@ -102,6 +103,9 @@ class AllowAll:
         reason: str = "granted"
 
     def decide(self, roles: Sequence[str], purpose: str | None, coordinate: str) -> Any:
+        return self._D()
+
+    def decide_write(self, roles: Sequence[str], mutation: str) -> Any:
         return self._D()
 
     def can_use(self, roles: Sequence[str], capability: str) -> bool:
