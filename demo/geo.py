@@ -49,9 +49,11 @@ def facilities(world: World) -> Sequence[tuple[str, str, str, str, float, float,
     """(id, name, kind, address, longitude, latitude, committee code): three canteens (长者食堂) in old
     estates of the west third, and a day-care centre (日间照料中心) per committee."""
     at = centres(world)
-    old = sorted((c for c in world.compounds if c.built_year < 1998), key=lambda c: at[c.code][0])
+    old = sorted((c for c in world.compounds if c.built_year < 1998), key=lambda c: at[c.code][0]) or \
+        sorted(world.compounds, key=lambda c: at[c.code][0])  # a small demo may have no old estate
     west = old[: max(3, len(old) // 3)]
-    picks = [west[round(j * (len(west) - 1) / 2)] for j in range(3)]
+    spots = sorted({round(j * (len(west) - 1) / 2) for j in range(3)}) if west else []
+    picks = [west[i] for i in spots]
     out = []
     for j, c in enumerate(picks, 1):
         lon, lat = _degrees(*at[c.code])

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_schema_holds_no_department_record_types() -> None:
     assert not (ROOT / "schema" / "records.py").exists()
     declared = set(default_model().types)
-    assert len(declared) == 16 and {"Welfare", "EventRegistration", "WaterAccount", "Visit", "HouseStatusRecord"} <= declared
+    assert len(declared) == 17 and {"Welfare", "EventRegistration", "WaterAccount", "Visit", "HouseStatusRecord",
+                                    "ServiceFacility"} <= declared
     for py in (ROOT / "schema").glob("*.py"):
         text = py.read_text(encoding="utf-8")
         assert not [t for t in declared if re.search(rf'class {t}\b[(:]|"{t}"', text)], py.name
