@@ -23,9 +23,11 @@ import pytest
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
+from adapters.registry import Registry
 from demo.water_stream import publish
 from resolvers.alerts import trusted, watch_list
-from tests.helpers import ROOT, Api, codes
+from schema.build import catalogue
+from tests.helpers import ADAPTERS_DIR, ROOT, Api, codes
 
 MQTT = "mqtt://127.0.0.1:1883"
 SUBDISTRICT = "310107005"
@@ -80,6 +82,16 @@ class Worker:
         return self.proc.wait(timeout=30)
 
 
+async def _watched(g: Any, env: dict[str, str]) -> dict[str, Any]:
+    """The watch list, read through a registry of this test's event loop (the served gateway runs in another)."""
+    registry = Registry.from_dir(ADAPTERS_DIR, catalogue(), env)
+    try:
+        return await watch_list(trusted({"registry": registry, "ids": g.ids, "meta": g.meta,
+                                         "type_fields": g.type_fields}, "test", SUBDISTRICT))
+    finally:
+        await registry.close()
+
+
 def stored(url: str) -> list[tuple[Any, ...]]:
     path = url.split(":///", 1)[1]
     if not os.path.exists(path):
@@ -100,11 +112,11 @@ async def _collect(url: str, token: str, committee: str, into: list[dict[str, An
 
 
 def test_three_silent_elders_one_vacant_give_two_alerts_to_the_right_committees(
-        gw: Api, services: dict[str, str], store_url: str, prefix: str, data: Path, tmp_path: Path) -> None:
+        gw: Api, demo_env: dict[str, str], services: dict[str, str], store_url: str, prefix: str, data: Path,
+        tmp_path: Path) -> None:
     _broker_up()
     g = gw.gateway
-    watch = asyncio.run(watch_list(trusted({"registry": g.registry, "ids": g.ids, "meta": g.meta,
-                                            "type_fields": g.type_fields}, "test", SUBDISTRICT)))
+    watch = asyncio.run(_watched(g, {**demo_env, **services}))
     by_committee: dict[str, str] = {}
     for account, w in sorted(watch.items()):
         by_committee.setdefault(w.committee, account)
