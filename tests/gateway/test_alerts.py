@@ -4,6 +4,7 @@ stock client (gql), and acknowledgement through POST /graphql."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -202,3 +203,46 @@ def test_three_silent_elders_one_vacant_give_two_alerts_to_the_right_committees(
     assert status == ("空置",)
     acks = re.search(r"^gateway_alert_ack_seconds_count ([0-9.e+]+)$", httpx.get(gw.base + "/metrics").text, re.MULTILINE)
     assert acks is not None and float(acks.group(1)) >= 2  # time from alert to acknowledgement is a metric
+
+
+def test_the_demo_stream_publishes_what_it_says(demo_dir: Path, prefix: str) -> None:
+    """`gateway alerts demo-stream --demo`, as the README runs it, on the test's demo data and its own topics."""
+    _broker_up()
+    got: list[bytes] = []
+
+    async def listen(ready: asyncio.Event) -> None:
+        import aiomqtt
+
+        async with aiomqtt.Client("127.0.0.1", 1883) as client:
+            await client.subscribe(f"{prefix}-demo/+/reading", qos=1)
+            ready.set()
+            async for m in client.messages:
+                got.append(bytes(m.payload))  # type: ignore[arg-type]
+
+    expected = [0]
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        ready = asyncio.Event()
+        task = asyncio.create_task(listen(ready))
+        await ready.wait()
+        env = {**os.environ, "GATEWAY_DEMO_DIR": str(demo_dir), "GATEWAY_MQTT_PREFIX": f"{prefix}-demo",
+               "GATEWAY_ALERTS_JURISDICTION": SUBDISTRICT}
+        p = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "gateway.cli", "alerts", "demo-stream",
+                                                     "--demo", "--hours", "3", "--speed", "1000000", "--silent", "2"],
+                                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        m = re.search(r"published (\d+) readings of (\d+) meters over 3 simulated hours", p.stdout)
+        expected[0] = int(m.group(1)) if m else 0
+        deadline = time.monotonic() + 30
+        while len(got) < expected[0] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # a reading too many would show now
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return p
+
+    p = asyncio.run(scenario())
+    assert p.returncode == 0, p.stderr[-2000:]
+    silent = [ln for ln in p.stdout.splitlines() if ln.startswith("silent from")]
+    assert len(silent) == 2 and expected[0] > 0 and expected[0] % 3 == 0, p.stdout
+    assert len(got) == expected[0]  # every reading it counted reached a subscriber
