@@ -265,16 +265,22 @@ class LedgerExport:
             settings = self.view.gw.settings
             client = request.client.host if request.client else None
 
+            counted: list[bool] = []
+
             async def page(variables: dict[str, Any]) -> tuple[int, dict[str, Any]]:
                 async def asked() -> tuple[Any, str, dict[str, Any], str | None]:
                     principal = await authenticate(settings, request.headers.get("authorization"),
                                                    request.headers.get("x-purpose") or ledger.purpose)
+                    if not counted:  # an export is one request of the caller's rate limit, whatever its pages
+                        counted.append(True)
+                        await self.view.gw.limiter.hit(principal.user, principal.roles)
                     return principal, ledger.query, variables, None
                 return await self.view.run(asked, client)  # type: ignore[no-any-return]
 
             filled = await fill(ledger, page, self.max_rows)
         except GatewayError as e:
-            return JSONResponse(error_body(e), e.status)
+            retry = e.details.get("retry_after_s")
+            return JSONResponse(error_body(e), e.status, headers={"Retry-After": str(retry)} if retry else None)
         disposition = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
         if fmt == "csv":
             return StreamingResponse(iterate_in_threadpool(csv_chunks(filled)), media_type="text/csv; charset=utf-8",

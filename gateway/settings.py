@@ -136,7 +136,8 @@ class Settings(BaseModel):
                               "gateway keeps in Redis (several gateways may share one Redis).")
     rate_limits: str = Field("", description="Requests per caller per window, by role: `role=N/SECONDS`, comma-"
                              "separated; `*` for roles not named (e.g. `*=600/60,district_analyst=60/60`). A caller "
-                             "with several roles gets the most generous; over it, 429 RATE_LIMITED with Retry-After. "
+                             "with several roles gets the most generous. A POST, a ledger export and a subscription "
+                             "count once each; over it, 429 RATE_LIMITED with Retry-After. "
                              "Empty: no limit (the cost budget and the request deadline still bound each request).")
     response_cache_s: float = Field(0.0, ge=0, le=86400, description="How long an answer is reused for callers with "
                                     "the same roles, purpose and jurisdiction (and user, under a row rule) at the same "

@@ -26,6 +26,7 @@ from common.errors import (
     BadRequestError,
     GatewayError,
     QueryCostError,
+    RateLimitedError,
     UnauthorizedFieldError,
 )
 from gateway import limits, request_id
@@ -82,6 +83,11 @@ class Subscriptions:
                         raise _Close(4400, "subscribe needs a string id and a payload object")
                     if sid in running:
                         raise _Close(4409, f"Subscriber for {sid} already exists")
+                    try:  # a subscription is one request of the caller's rate limit
+                        await self.gw.limiter.hit(principal.user, principal.roles)
+                    except RateLimitedError as e:
+                        await self._send(ws, {"id": sid, "type": "error", "payload": _error_payload(e)})
+                        continue
                     if len(running) >= MAX_SUBSCRIPTIONS:
                         await self._send(ws, {"id": sid, "type": "error", "payload": _error_payload(
                             BadRequestError(f"at most {MAX_SUBSCRIPTIONS} subscriptions per connection"))})

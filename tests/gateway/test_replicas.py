@@ -135,3 +135,35 @@ def test_a_malformed_rate_limit_is_a_settings_error(bad: str) -> None:
 
     with pytest.raises(SettingsError):
         load_settings(env={"GATEWAY_RATE_LIMITS": bad})
+
+
+def test_exports_and_subscriptions_count_against_the_limit(demo_env: dict[str, str], tmp_path: Path) -> None:
+    import asyncio
+
+    import orjson
+    import websockets
+
+    with replicas(demo_env, tmp_path, n=2, rate_limits="committee_worker=3/60") as (a, b):
+        tok = a.token("committee_worker", "310107005001", user=f"w-{uuid.uuid4().hex[:6]}")
+        h = {"Authorization": f"Bearer {tok}"}
+        assert httpx.get(a.base + "/ledgers/elders-living-alone?format=csv", headers=h, timeout=60).status_code == 200
+
+        async def subscribe(base: str) -> dict[str, Any]:
+            async with websockets.connect(base.replace("http", "ws") + "/graphql",
+                                          subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                await ws.send(orjson.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {tok}"}})
+                              .decode())
+                await ws.recv()
+                committee = a.gateway.ids.encode("Committee", "310107005001")
+                await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {
+                    "query": "subscription($c: ID!) { alerts(committee: $c) { id } }",
+                    "variables": {"c": committee}}}).decode())
+                await ws.send('{"type": "ping"}')
+                return orjson.loads(await ws.recv())  # type: ignore[no-any-return]
+
+        assert asyncio.run(subscribe(b.base)) == {"type": "pong"}  # the second request, on the other replica
+        assert a.post("{ __typename }", tok).status_code == 200  # the third
+        over = httpx.get(b.base + "/ledgers/elders-living-alone?format=csv", headers=h, timeout=60)
+        assert over.status_code == 429 and codes(over.json()) == ["RATE_LIMITED"] and over.headers["Retry-After"]
+        refused = asyncio.run(subscribe(a.base))
+        assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
