@@ -74,6 +74,7 @@ class RequestContext:
     stats_cache: Any = None  # the gateway's stats lattices (resolvers/refreshing.py), None: none kept
     keysets: Any = None  # the gateway's filter key sets (resolvers/refreshing.py), None: none kept
     counts: Any = None  # the gateway's totalCounts of unfiltered-by-key root lists, likewise
+    tag_reads: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # records tag evaluations read (resolvers/tags.py)
     alerts: Any = None  # the gateway's water alerts (resolvers/alerts.py Alerts), None: none kept
     compiled: bool = True  # values under the root fields completed by cached plans (resolvers/compiled.py)
 

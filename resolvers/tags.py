@@ -104,7 +104,9 @@ class Evaluation:
         # filter can ask for), and the own-field atoms are read off those records, so the subject's
         # department is asked once; narrow: each is pushed down as a filter, reading only its matches
         self.wide = wide
-        self.fetched: dict[tuple[Any, ...], asyncio.Task[list[Record]]] = {}
+        # the records read, shared by every evaluation of the request (Person.tags and House.tags read the same
+        # residents): each department is asked once per (entity, scope, filters) in a request
+        self.fetched: dict[tuple[Any, ...], asyncio.Task[list[Record]]] = ex.ctx.tag_reads
         self.others: dict[str, Evaluation] = {}
 
     def records(self, entity: str, scope: str, filters: dict[str, Filter] | None = None) -> Awaitable[list[Record]]:
