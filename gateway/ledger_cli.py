@@ -25,11 +25,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    token = args.token or os.environ.get("GATEWAY_TOKEN")
+def caller_token(args: argparse.Namespace) -> str | None:
+    """The caller's JWT of a client command (`--token`, else GATEWAY_TOKEN); None, said on stderr, without one."""
+    token: str | None = args.token or os.environ.get("GATEWAY_TOKEN")
     if not token:
         print("error: give --token or set GATEWAY_TOKEN (a JWT of the caller, e.g. from `gateway token`)",
               file=sys.stderr)
+    return token
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    token = caller_token(args)
+    if not token:
         return 2
     headers = {"Authorization": f"Bearer {token}", **({"X-Purpose": args.purpose} if args.purpose else {})}
     url = f"{args.url.rstrip('/')}/ledgers/{args.name}"

@@ -7,7 +7,6 @@ the map shows exactly what that caller may see (and both requests are audited th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,10 @@ def _ask(client: httpx.Client, query: str, variables: dict[str, Any] | None = No
 
 def cmd_canteen(args: argparse.Namespace) -> int:
     from gateway.canteen import REACH_M, demand, proposals, render
+    from gateway.ledger_cli import caller_token
 
-    token = args.token or os.environ.get("GATEWAY_TOKEN")
+    token = caller_token(args)
     if not token:
-        print("error: give --token or set GATEWAY_TOKEN (e.g. `gateway token --user p1 --role subdistrict_officer`)",
-              file=sys.stderr)
         return 2
     headers = {"Authorization": f"Bearer {token}"}
     try:

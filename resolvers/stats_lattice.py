@@ -71,15 +71,15 @@ EMPTY = Lattice({d: [] for d in PLACES}, {})
 
 async def lattice(ex: Executor, subject: StatsSubject, scope: str, tag: str | None = None) -> Lattice:
     """The lattice of the subject's units in the scope, or of those in ``tag`` only."""
-    levels, grid = await asyncio.gather(asyncio.gather(*(places(ex, d, scope) for d in PLACES)), grid_of(ex, scope))
+    levels = await asyncio.gather(*(places(ex, d, scope) for d in PLACES))
     at = dict(zip(PLACES, levels, strict=True))
     buildings = at[StatsDimension.BUILDING]
     if not buildings:
         return Lattice(at, {})
-    if tag is not None:
+    if tag is not None:  # a tag's counts are per committee: no grid (resolvers/stats.py refuses GRID_CELL)
         return Lattice(at, await tagged_counts(ex, subject, scope, at[TAG_FINEST], tag))
-    return Lattice(at, await true_counts(ex, subject, scope, buildings),
-                   grid={b: grid.get(b, UNLOCATED) for b in buildings})
+    counts, grid = await asyncio.gather(true_counts(ex, subject, scope, buildings), grid_of(ex, scope))
+    return Lattice(at, counts, grid={b: grid.get(b, UNLOCATED) for b in buildings})
 
 
 async def grid_of(ex: Executor, scope: str) -> dict[str, str]:
